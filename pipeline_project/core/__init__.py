@@ -1,0 +1,1 @@
+"""Pure core: parsing, validation, aggregation and report building. No Dagster, no boto3."""

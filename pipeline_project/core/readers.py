@@ -1,0 +1,232 @@
+"""Streaming readers: one raw file's bytes in, its rows out, in file order.
+
+A reader yields a RawRow per non-blank row. `values` holds the six contract fields in
+REQUIRED_COLUMNS order (None where missing), or is None when the row is malformed. A problem
+with the whole file raises FileRejected, possibly after some rows were yielded: callers treat
+a file's rows as tentative until the reader is exhausted.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyarrow.types as pat
+
+from pipeline_project.core.contract import REQUIRED_COLUMNS
+
+PARQUET_BATCH_ROWS = 65_536
+_EPOCH = dt.datetime(1970, 1, 1)
+_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+class RawRow(NamedTuple):
+    row_number: int  # 1-based line where the row starts (CSV, JSONL) or row index (Parquet)
+    values: tuple[str | None, ...] | None  # None: malformed_row
+    content: str | None  # the original text; None for Parquet (rebuilt from values)
+
+
+class FileRejected(Exception):
+    """The whole file is quarantined: reason is one of contract.FILE_REASONS."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class _LimitedReader(io.RawIOBase):
+    """Counts bytes as they stream and stops a file once it expands past the limit."""
+
+    def __init__(self, inner: BinaryIO, limit: int):
+        self._inner = inner
+        self._limit = limit
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._inner.read(len(buffer))
+        self.consumed += len(data)
+        if self.consumed > self._limit:
+            raise FileRejected("too_large", f"content exceeds {self._limit} bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_rows(fmt: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawRow]:
+    """Rows of one file in a supported format. Parquet needs a seekable stream."""
+    try:
+        if fmt == "parquet":
+            yield from _parquet_rows(stream)
+            return
+        if fmt.endswith(".gz"):
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        limited = io.BufferedReader(_LimitedReader(stream, max_bytes), buffer_size=1 << 20)
+        if fmt.startswith("csv"):
+            yield from _csv_rows(limited)
+        else:
+            yield from _jsonl_rows(limited)
+    except UnicodeDecodeError as exc:
+        raise FileRejected("unreadable_file", f"not valid UTF-8 at byte {exc.start} of a chunk") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise FileRejected("unreadable_file", f"corrupt gzip: {exc}") from None
+
+
+class _LineCapture:
+    """Feeds csv.reader line by line and remembers the lines of the current record."""
+
+    def __init__(self, text: io.TextIOBase):
+        self._lines = iter(text)
+        self.record: list[str] = []
+        self.line_number = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.line_number += 1
+        self.record.append(line)
+        return line
+
+    def take_record(self) -> str:
+        text = "".join(self.record)
+        self.record = []
+        return text.rstrip("\r\n")
+
+
+def _is_blank(fields: list[str]) -> bool:
+    return not fields or (len(fields) == 1 and not fields[0].strip())
+
+
+def _csv_rows(binary: BinaryIO) -> Iterator[RawRow]:
+    lines = _LineCapture(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+    reader = csv.reader(lines, strict=True)
+    positions: list[int] | None = None
+    width = 0
+    while True:
+        start = lines.line_number + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            content = lines.take_record()
+            if positions is None:
+                raise FileRejected("missing_columns", "the header row cannot be parsed") from None
+            yield RawRow(start, None, content)
+            continue
+        content = lines.take_record()
+        if _is_blank(fields):
+            continue
+        if positions is None:
+            header = [name.strip() for name in fields]
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise FileRejected("missing_columns", "header lacks " + ", ".join(missing))
+            positions = [header.index(c) for c in REQUIRED_COLUMNS]
+            width = len(header)
+            continue
+        if len(fields) != width:
+            yield RawRow(start, None, content)
+            continue
+        yield RawRow(start, tuple(fields[i] for i in positions), content)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_text(value) -> str | None:
+    """JSON scalars by their literal text (numbers arrive as text already); nested as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
+    for number, raw in enumerate(binary, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=_reject_constant)
+        except ValueError:
+            yield RawRow(number, None, line)
+            continue
+        if not isinstance(obj, dict):
+            yield RawRow(number, None, line)
+            continue
+        yield RawRow(number, tuple(_json_text(obj.get(c)) for c in REQUIRED_COLUMNS), line)
+
+
+def _parquet_rows(stream: BinaryIO) -> Iterator[RawRow]:
+    stream.seek(0, io.SEEK_END)
+    if stream.tell() == 0:
+        return
+    stream.seek(0)
+    try:
+        parquet = pq.ParquetFile(stream)
+        names = parquet.schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise FileRejected("unreadable_file", f"not a readable Parquet file: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise FileRejected("missing_columns", "schema lacks " + ", ".join(missing))
+    number = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(REQUIRED_COLUMNS)):
+            columns = [_column_text(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
+            for values in zip(*columns):
+                number += 1
+                yield RawRow(number, values, None)
+    except (pa.ArrowException, OSError) as exc:
+        raise FileRejected("unreadable_file", f"Parquet data cannot be decoded: {exc}") from None
+
+
+def _timestamp_text(value: int, unit: str) -> str:
+    digits = _UNIT_DIGITS[unit]
+    seconds, fraction = divmod(value, 10**digits)
+    try:
+        moment = _EPOCH + dt.timedelta(seconds=seconds)
+    except OverflowError:
+        return "out of range"
+    text = moment.isoformat(timespec="seconds")
+    return f"{text}.{fraction:0{digits}d}Z" if digits else f"{text}Z"
+
+
+def _column_text(array: pa.Array) -> list[str | None]:
+    """A column's values as the text the contract validates; native types in canonical form."""
+    kind = array.type
+    if pat.is_dictionary(kind):
+        array = array.dictionary_decode()
+        kind = array.type
+    if pat.is_string(kind) or pat.is_large_string(kind) or pat.is_string_view(kind):
+        return array.to_pylist()
+    if pat.is_timestamp(kind):
+        unit = kind.unit
+        return [None if v is None else _timestamp_text(v, unit) for v in array.cast(pa.int64()).to_pylist()]
+    values = array.to_pylist()
+    if pat.is_date(kind):
+        return [None if v is None else v.isoformat() for v in values]
+    if pat.is_decimal(kind):
+        return [None if v is None else format(v, "f") for v in values]
+    if pat.is_floating(kind):
+        return [None if v is None else repr(v) for v in values]
+    if pat.is_binary(kind) or pat.is_large_binary(kind):
+        return [None if v is None else v.decode("utf-8") for v in values]
+    return [_json_text(v) for v in values]
