@@ -1,0 +1,19 @@
+"""The code location: `dagster dev` finds `defs` here (see [tool.dagster] in pyproject.toml)."""
+
+from dagster import Definitions
+
+from pipeline_project.defs.assets import daily_report, raw_data
+from pipeline_project.defs.checks import freshness_checks, freshness_sensor
+from pipeline_project.defs.jobs import daily_report_job
+from pipeline_project.defs.resources import resources_from_env
+from pipeline_project.defs.schedules import daily_report_schedule
+from pipeline_project.defs.sensors import raw_data_sensor
+
+defs = Definitions(
+    assets=[raw_data, daily_report],
+    asset_checks=freshness_checks,
+    jobs=[daily_report_job],
+    schedules=[daily_report_schedule],
+    sensors=[raw_data_sensor, freshness_sensor],
+    resources=resources_from_env(),
+)
