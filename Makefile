@@ -1,0 +1,45 @@
+# Quick start: `make demo` (sample data, reports, how to open the UI) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export PIPELINE_STORAGE_URL ?= $(CURDIR)/.lake
+
+.PHONY: install test lint demo dev clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
+
+test: install
+	$(BIN)/ruff check pipeline_project pipeline_project_tests
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: install
+	$(BIN)/ruff check pipeline_project pipeline_project_tests
+	$(BIN)/ruff format --check pipeline_project pipeline_project_tests
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	@set -e; \
+	first=$$($(BIN)/python -c 'import datetime as d; print(d.date.today() - d.timedelta(days=3))'); \
+	last=$$($(BIN)/python -c 'import datetime as d; print(d.date.today() - d.timedelta(days=1))'); \
+	$(BIN)/pipeline-project sample-data --from $$first --to $$last --rows 2000; \
+	$(BIN)/pipeline-project run --from $$first --to $$last; \
+	echo; \
+	echo "Reports:    $(PIPELINE_STORAGE_URL)/reports/"; \
+	echo "Quarantine: $(PIPELINE_STORAGE_URL)/quarantine/"; \
+	echo "Open the UI: make dev, then http://127.0.0.1:3000 (runs above are under Runs; assets under Assets)"
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(VENV) .lake .dagster_home .pytest_cache .ruff_cache
