@@ -66,7 +66,7 @@ def daily_report(context: AssetExecutionContext, lake: LakeResource, quality: Qu
             outcome = compute_day(
                 storage,
                 day,
-                context.run_id,
+                context.run.run_id,
                 lake.max_file_bytes,
                 on_file=lambda e: context.log.info(
                     f"{e.key}: {e.status}{' (' + e.reason + ')' if e.reason else ''}, "

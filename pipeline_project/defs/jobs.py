@@ -3,12 +3,10 @@
 from dagster import AssetSelection, define_asset_job
 
 from pipeline_project.defs.checks import freshness_checks
-from pipeline_project.defs.partitions import daily_partitions
 
 daily_report_job = define_asset_job(
     "daily_report_job",
     # The freshness check has its own sensor; judging it inside a backfill of old days is noise.
     selection=AssetSelection.assets("daily_report") - AssetSelection.checks(*freshness_checks),
-    partitions_def=daily_partitions,
     description="Build reports/YYYY-MM-DD.json and the quarantine for the selected day(s).",
 )
