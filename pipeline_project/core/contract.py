@@ -48,8 +48,11 @@ def quarantine_day_prefix(day: str) -> str:
 
 
 def is_ignored(relative_path: str) -> bool:
-    """Markers and temporary files: any path segment below the day folder starting with _ or ."""
-    return any(segment.startswith(("_", ".")) for segment in relative_path.split("/"))
+    """Markers and temporary files: any path segment below the day folder starting with _ or .
+
+    Keys ending in '/' are the empty "folder" objects some S3 tools create: not files at all.
+    """
+    return relative_path.endswith("/") or any(segment.startswith(("_", ".")) for segment in relative_path.split("/"))
 
 
 def data_format(relative_path: str) -> str | None:
