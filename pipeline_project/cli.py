@@ -61,7 +61,7 @@ def _run_days(args: argparse.Namespace) -> list[str]:
         return [checked_day(args.date, "--date").isoformat()]
     if os.environ.get("RUN_DATE"):
         return [checked_day(os.environ["RUN_DATE"], "RUN_DATE").isoformat()]
-    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     return [checked_day(yesterday.isoformat(), "yesterday").isoformat()]
 
 
@@ -87,7 +87,9 @@ def _failure_message(result) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     days = _run_days(args)
     if not os.environ.get("DAGSTER_HOME"):
-        raise UsageError("DAGSTER_HOME is not set: point it at your Dagster instance folder (make demo uses .dagster_home)")
+        raise UsageError(
+            "DAGSTER_HOME is not set: point it at your Dagster instance folder (make demo uses .dagster_home)"
+        )
     from dagster import DagsterInstance
 
     from pipeline_project.definitions import defs

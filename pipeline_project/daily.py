@@ -85,7 +85,7 @@ def compute_day(
         "rows_key": rows_key(day) if aggregator.totals.rejected else None,
         "files_key": files_manifest_key(day) if outcome.quarantined else None,
     }
-    generated_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     outcome.report = build_report(day, run_id, generated_at, storage.location(prefix), aggregator, quarantine)
     return outcome
 
@@ -94,7 +94,9 @@ def _process_file(
     storage: Storage, obj: ObjectInfo, entry: InputFile, aggregator: DayAggregator, max_file_bytes: int
 ) -> FileRejected | None:
     if entry.format is None:
-        problem = FileRejected("unsupported_format", "the extension is not .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet")
+        problem = FileRejected(
+            "unsupported_format", "the extension is not .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet"
+        )
         aggregator.quarantine(entry, problem.reason, problem.detail)
         return problem
     if obj.size > max_file_bytes:

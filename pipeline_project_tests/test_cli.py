@@ -31,7 +31,7 @@ def test_sample_data_then_run_a_range(env, local_url, capsys):
     assert main(["sample-data", "--from", "2025-04-01", "--to", "2025-04-02", "--rows", "90"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "[1/2] 2025-04-01"
-    assert out[-1].startswith(f"wrote 2 days, 90 rows each, ") and out[-1].endswith(f"under {local_url}/raw-data/")
+    assert out[-1].startswith("wrote 2 days, 90 rows each, ") and out[-1].endswith(f"under {local_url}/raw-data/")
     lake = open_storage(local_url)
     assert [o.key.split("/", 2)[2] for o in lake.list_objects("raw-data/2025-04-01/")] == [
         "_SUCCESS",
@@ -66,7 +66,7 @@ def test_run_date_defaults_to_run_date_env_then_yesterday(env, monkeypatch, caps
     assert main(["run"]) == 1
     assert "2025-04-05" in capsys.readouterr().out
     monkeypatch.delenv("RUN_DATE")
-    yesterday = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
     assert main(["run"]) == 1
     assert f"[1/1] {yesterday} FAILED" in capsys.readouterr().out
 

@@ -21,7 +21,7 @@ from pipeline_project.storage import open_storage
 from pipeline_project_tests.conftest import free_port, land_sample
 
 REPO = Path(__file__).resolve().parent.parent
-YESTERDAY = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
+YESTERDAY = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
 BACKFILL_DAYS = ["2025-06-01", "2025-06-02", "2025-06-03"]
 
 RUNS = """

@@ -57,7 +57,7 @@ class Totals:
         self.duplicates += other.duplicates
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.events_by_type.update(other.events_by_type)
-        self.hourly = [a + b for a, b in zip(self.hourly, other.hourly)]
+        self.hourly = [a + b for a, b in zip(self.hourly, other.hourly, strict=True)]
         for currency, (gross, refunds) in other.revenue_cents.items():
             sums = self.revenue_cents.setdefault(currency, [0, 0])
             sums[0] += gross
@@ -99,7 +99,7 @@ class FileTally:
     def _quarantine_row(self, row: RawRow, reason: str) -> None:
         content = row.content
         if content is None:
-            content = json.dumps(dict(zip(REQUIRED_COLUMNS, row.values or ())), ensure_ascii=False)
+            content = json.dumps(dict(zip(REQUIRED_COLUMNS, row.values or (), strict=False)), ensure_ascii=False)
         line = {
             "key": self.entry.key,
             "version_id": self.entry.version_id,

@@ -191,7 +191,7 @@ def _parquet_rows(stream: BinaryIO) -> Iterator[RawRow]:
     try:
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(REQUIRED_COLUMNS)):
             columns = [_column_text(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
-            for values in zip(*columns):
+            for values in zip(*columns, strict=True):
                 number += 1
                 yield RawRow(number, values, None)
     except (pa.ArrowException, OSError) as exc:

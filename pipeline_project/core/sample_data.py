@@ -35,7 +35,7 @@ _FILES = (
 
 
 def sample_rows(day: dt.date, rows: int, rng: random.Random, bad_share: float, duplicate_share: float) -> list[dict]:
-    start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+    start = dt.datetime.combine(day, dt.time(), dt.UTC)
     records: list[dict] = []
     for n in range(rows):
         if records and rng.random() < duplicate_share:

@@ -1,6 +1,5 @@
 """raw_data (made by producers, reported by the sensor) and daily_report (computed here)."""
 
-
 import time
 
 from dagster import (
@@ -84,7 +83,9 @@ def daily_report(context: AssetExecutionContext, lake: LakeResource, quality: Qu
             continue
         key = publish_day(storage, outcome)
         rates[day] = rejection_rate(report)
-        context.add_asset_metadata(_report_metadata(report, storage.location(key), time.monotonic() - started), partition_key=day)
+        context.add_asset_metadata(
+            _report_metadata(report, storage.location(key), time.monotonic() - started), partition_key=day
+        )
     yield AssetCheckResult(
         check_name=RECONCILES,
         passed=not unbalanced,

@@ -1,6 +1,5 @@
 """Daily UTC partitions; a day becomes a partition once it is over."""
 
-
 import datetime as dt
 
 from dagster import DailyPartitionsDefinition
@@ -13,9 +12,9 @@ daily_partitions = DailyPartitionsDefinition(start_date=value("PIPELINE_START_DA
 
 def partition_bounds(now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
     """First and last existing partition: the start date and yesterday (UTC)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     first = daily_partitions.start.date()
-    return first, now.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return first, now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
 
 
 def checked_day(text: str, what: str = "date", now: dt.datetime | None = None) -> dt.date:

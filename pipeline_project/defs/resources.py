@@ -1,6 +1,5 @@
 """Configuration the assets, sensor and checks receive as Dagster resources."""
 
-
 from dagster import ConfigurableResource
 
 from pipeline_project.settings import env_float, env_int, env_str

@@ -1,6 +1,5 @@
 """Daily schedule: yesterday's report, every day, whatever the sensor did."""
 
-
 import datetime as dt
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
@@ -18,7 +17,7 @@ from pipeline_project.settings import value
     description="Materializes yesterday's (UTC) daily_report partition.",
 )
 def daily_report_schedule(context: ScheduleEvaluationContext):
-    tick = context.scheduled_execution_time.astimezone(dt.timezone.utc)
+    tick = context.scheduled_execution_time.astimezone(dt.UTC)
     day = (tick.date() - dt.timedelta(days=1)).isoformat()
     if day < daily_partitions.start.date().isoformat():
         return SkipReason(f"{day} is before the first partition")

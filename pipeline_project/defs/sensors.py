@@ -1,6 +1,5 @@
 """raw_data sensor: list only the look-back window's day prefixes, report what arrived, launch ready days."""
 
-
 import datetime as dt
 
 from dagster import (
@@ -38,7 +37,7 @@ def window_days(now: dt.datetime, lookback_days: int) -> list[str]:
     "daily_report once per distinct content of a ready day (_SUCCESS marker or quiet period).",
 )
 def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arrival: ArrivalResource):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     storage = lake.storage()
     listings = {day: storage.list_objects(raw_day_prefix(day)) for day in window_days(now, arrival.lookback_days)}
     plan = plan_tick(context.cursor, listings, now.timestamp(), arrival.quiet_seconds)

@@ -128,9 +128,7 @@ class S3Storage(Storage):
         try:
             # upload_fileobj switches to multipart for large bodies; S3 makes the object visible
             # only once the upload completes, so readers never see part of it.
-            self._client.upload_fileobj(
-                data, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
-            )
+            self._client.upload_fileobj(data, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("write", key, exc) from None
 

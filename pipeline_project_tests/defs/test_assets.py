@@ -8,9 +8,9 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from pipeline_project.core.contract import report_key
+from pipeline_project.definitions import defs
 from pipeline_project.defs import assets as assets_module
 from pipeline_project.defs.assets import daily_report, raw_data
-from pipeline_project.definitions import defs
 from pipeline_project_tests.conftest import land, land_sample, make_resources
 
 DAY = "2025-03-04"
@@ -23,7 +23,11 @@ CSV = (
     "e4,not-a-time,u4,view,,\n"
     "e5,2025-03-04T10:00:00Z,u5,purchase,1e3,USD\n"
 )
-JSONL = b'{"event_id":"e6","event_time":"2025-03-04T00:00:00-01:00","user_id":"u6","event_type":"purchase","amount":3,"currency":"EUR"}\n[1,2]\n'
+JSONL = (
+    b'{"event_id":"e6","event_time":"2025-03-04T00:00:00-01:00","user_id":"u6",'
+    b'"event_type":"purchase","amount":3,"currency":"EUR"}\n'
+    b"[1,2]\n"
+)
 
 
 def _events(result, kind):
@@ -105,7 +109,7 @@ def test_backfill_range_runs_once_with_metadata_per_day(local_url):
     assert result.success
     materializations = result.asset_materializations_for_node("daily_report")
     assert [m.partition for m in materializations] == days
-    for materialization, rows in zip(materializations, (100, 150, 200)):
+    for materialization, rows in zip(materializations, (100, 150, 200), strict=True):
         assert materialization.metadata["records_read"].value == rows
         report = json.loads(lake.read_bytes(report_key(materialization.partition)))
         assert report["records"]["read"] == rows

@@ -8,7 +8,7 @@ from pipeline_project.defs.schedules import daily_report_schedule
 
 
 def test_schedule_requests_yesterday_utc():
-    tick = dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.timezone.utc)
+    tick = dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC)
     request = daily_report_schedule(build_schedule_context(scheduled_execution_time=tick))
     assert request.partition_key == "2025-02-28"
     assert request.run_key == "schedule:2025-02-28"
@@ -22,7 +22,7 @@ def test_schedule_converts_other_timezones_to_utc():
 
 
 def test_schedule_skips_before_first_partition():
-    tick = dt.datetime(2025, 1, 1, 1, 0, tzinfo=dt.timezone.utc)
+    tick = dt.datetime(2025, 1, 1, 1, 0, tzinfo=dt.UTC)
     result = daily_report_schedule(build_schedule_context(scheduled_execution_time=tick))
     assert isinstance(result, SkipReason)
 

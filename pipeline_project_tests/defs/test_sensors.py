@@ -15,7 +15,7 @@ from pipeline_project.storage.local import LocalStorage
 from pipeline_project.storage.s3 import S3Storage
 from pipeline_project_tests.conftest import land, make_resources
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = (TODAY - dt.timedelta(days=1)).isoformat()
 TWO_AGO = (TODAY - dt.timedelta(days=2)).isoformat()
 OUTSIDE = (TODAY - dt.timedelta(days=5)).isoformat()
@@ -53,9 +53,9 @@ def _fp(lake: Storage, day: str) -> str:
 
 
 def test_window_is_the_last_partitions_and_never_before_start():
-    now = dt.datetime(2025, 1, 3, 12, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2025, 1, 3, 12, tzinfo=dt.UTC)
     assert window_days(now, 3) == ["2025-01-02", "2025-01-01"]
-    assert window_days(dt.datetime(2025, 3, 10, tzinfo=dt.timezone.utc), 2) == ["2025-03-09", "2025-03-08"]
+    assert window_days(dt.datetime(2025, 3, 10, tzinfo=dt.UTC), 2) == ["2025-03-09", "2025-03-08"]
 
 
 def test_sensor_reports_arrivals_launches_ready_days_once_and_reruns_changes(lake, lake_url, listed_prefixes):
@@ -65,7 +65,7 @@ def test_sensor_reports_arrivals_launches_ready_days_once_and_reruns_changes(lak
     land(lake, OUTSIDE, {"a.csv": _csv(OUTSIDE, 3), "_SUCCESS": b""})  # outside the look-back window
 
     result, context = _tick(lake_url, instance)
-    assert sorted(listed_prefixes) == sorted(f"raw-data/{d}/" for d in window_days(dt.datetime.now(dt.timezone.utc), 3))
+    assert sorted(listed_prefixes) == sorted(f"raw-data/{d}/" for d in window_days(dt.datetime.now(dt.UTC), 3))
     fp = _fp(lake, YESTERDAY)
     assert [(r.partition_key, r.run_key) for r in result.run_requests] == [(YESTERDAY, f"{YESTERDAY}:{fp[:16]}")]
     assert result.run_requests[0].tags["pipeline/raw_fingerprint"] == fp
