@@ -65,9 +65,12 @@ def _run_days(args: argparse.Namespace) -> list[str]:
     return [checked_day(yesterday.isoformat(), "yesterday").isoformat()]
 
 
-def _lake_storage(defs):
-    """The storage the definitions use, with its EnvVar settings resolved as a run would."""
-    return defs.resources["lake"].process_config_and_initialize().storage()
+def _resources_and_storage():
+    """Resources from the environment as it is now, and the lake they point at."""
+    from pipeline_project.defs.resources import resources_from_env
+
+    resources = resources_from_env()
+    return resources, resources["lake"].process_config_and_initialize().storage()
 
 
 def _failure_message(result) -> str:
@@ -95,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline_project.definitions import defs
 
     job = defs.resolve_job_def("daily_report_job")
-    storage = _lake_storage(defs)
+    resources, storage = _resources_and_storage()
     failed = 0
     started_all = time.monotonic()
     with DagsterInstance.get() as instance:
@@ -105,6 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 partition_key=day,
                 instance=instance,
                 run_config=QUIET_LOGGERS,
+                resources=resources,
                 tags={"pipeline/trigger": "cli"},
                 raise_on_error=False,
             )
@@ -133,13 +137,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
     from pipeline_project.core.sample_data import sample_day
-    from pipeline_project.definitions import defs
 
     if args.rows < 0 or args.files < 1:
         raise UsageError("--rows must be at least 0 and --files at least 1")
     first = parse_day(args.first, "--from")
     days = days_between(first, parse_day(args.last, "--to") if args.last else first)
-    storage = _lake_storage(defs)
+    _resources, storage = _resources_and_storage()
     written = 0
     for n, day in enumerate(days, start=1):
         print(f"[{n}/{len(days)}] {day}")
