@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +19,7 @@ class LocalStorage(Storage):
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
-        if self.root not in path.parents:
+        if path != self.root and self.root not in path.parents:
             raise StorageError(f"key {key!r} leaves the storage root {self.root}")
         return path
 
@@ -38,9 +38,16 @@ class LocalStorage(Storage):
 
     def open(self, obj: ObjectInfo) -> BinaryIO:
         try:
-            return self._path(obj.key).open("rb")
+            stream = self._path(obj.key).open("rb")
         except OSError as exc:
             raise StorageError(f"cannot read {self.location(obj.key)}: {exc.strerror}") from None
+        # A folder keeps no versions: refuse a file that changed since it was listed, so a
+        # report never describes one version and counts another.
+        stat = os.fstat(stream.fileno())
+        if f"{stat.st_mtime_ns:x}-{stat.st_size:x}" != obj.etag:
+            stream.close()
+            raise StorageError(f"{self.location(obj.key)} changed after it was listed; run again")
+        return stream
 
     def read_bytes(self, key: str) -> bytes | None:
         try:
@@ -50,18 +57,22 @@ class LocalStorage(Storage):
 
     def write(self, key: str, data: BinaryIO, content_type: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target, then rename: os.replace is atomic within a filesystem.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         try:
-            with os.fdopen(fd, "wb") as out:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # os.open with 0o666 honours the umask, as any other file the process creates.
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
                 data.seek(0)
                 shutil.copyfileobj(data, out, 1 << 20)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StorageError(f"cannot write {self.location(key)}: {exc.strerror or exc}") from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
@@ -70,4 +81,7 @@ class LocalStorage(Storage):
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
-            self._path(key).unlink(missing_ok=True)
+            try:
+                self._path(key).unlink(missing_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot delete {self.location(key)}: {exc.strerror or exc}") from None

@@ -104,6 +104,9 @@ class S3Storage(Storage):
         args = {"Bucket": self.bucket, "Key": self._key(obj.key)}
         if obj.version_id:
             args["VersionId"] = obj.version_id
+        elif obj.etag:
+            # Unversioned: refuse content that changed since listing rather than misreport it.
+            args["IfMatch"] = obj.etag
         return args
 
     def open(self, obj: ObjectInfo) -> BinaryIO:
@@ -139,7 +142,7 @@ class S3Storage(Storage):
         try:
             self._client.copy(source, self.bucket, self._key(dest_key))
         except (ClientError, BotoCoreError) as exc:
-            raise self._fail("copy to", dest_key, exc) from None
+            raise self._fail(f"copy {self.location(obj.key)} to", dest_key, exc) from None
 
     def delete(self, keys: Iterable[str]) -> None:
         keys = [self._key(k) for k in keys]
