@@ -24,6 +24,9 @@ import pyarrow.types as pat
 from pipeline_project.core.contract import REQUIRED_COLUMNS
 
 PARQUET_BATCH_ROWS = 65_536
+# Far above any real field, yet a bound on what one unterminated quote can make us hold.
+CSV_FIELD_LIMIT = 16 << 20
+csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 _EPOCH = dt.datetime(1970, 1, 1)
 _UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
 
@@ -120,7 +123,12 @@ def _csv_rows(binary: BinaryIO) -> Iterator[RawRow]:
             fields = next(reader)
         except StopIteration:
             return
-        except csv.Error:
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                # The parser stopped inside a field: where the next record starts is unknowable.
+                raise FileRejected(
+                    "unreadable_file", f"a CSV field is longer than {CSV_FIELD_LIMIT} characters"
+                ) from None
             content = lines.take_record()
             if positions is None:
                 raise FileRejected("missing_columns", "the header row cannot be parsed") from None
@@ -165,7 +173,7 @@ def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
             continue
         try:
             obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=_reject_constant)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             yield RawRow(number, None, line)
             continue
         if not isinstance(obj, dict):
