@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PIPELINE_STORAGE_URL ?= $(CURDIR)/.lake
 
-.PHONY: install test lint demo dev clean
+.PHONY: install tools test lint demo dev clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,21 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: $(BIN)/.installed
 
+# checkov pins many dependencies of its own, so it lives in its own environment.
+CHECKOV := .tools/checkov/bin/checkov
+$(CHECKOV): requirements/checkov.txt
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --upgrade pip
+	.tools/checkov/bin/pip install --quiet -r requirements/checkov.txt
+	touch $@
+
+tools: $(CHECKOV)
+
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n' > $@
 
-test: install
+test: install tools
 	$(BIN)/ruff check pipeline_project pipeline_project_tests
 	$(BIN)/python -m pytest -n 2 -q
 
@@ -42,4 +52,4 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 clean:
-	rm -rf $(VENV) .lake .dagster_home .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .lake .dagster_home .pytest_cache .ruff_cache
