@@ -23,7 +23,7 @@ from pipeline_project.core.contract import (
     raw_day_prefix,
     report_key,
 )
-from pipeline_project.core.readers import FileRejected, read_rows
+from pipeline_project.core.readers import BATCH_ROWS, CHUNK_BYTES, FileRejected, read_rows
 from pipeline_project.core.report import build_report, encode_report
 from pipeline_project.storage import ObjectInfo, Storage
 
@@ -64,6 +64,8 @@ def compute_day(
     run_id: str,
     max_file_bytes: int,
     on_file: Callable[[InputFile], None] = lambda entry: None,
+    chunk_bytes: int = CHUNK_BYTES,
+    batch_rows: int = BATCH_ROWS,
 ) -> DayOutcome:
     prefix = raw_day_prefix(day)
     objects = day_inputs(storage, day)
@@ -75,7 +77,7 @@ def compute_day(
         relative = obj.key[len(prefix) :]
         fmt = data_format(relative)
         entry = InputFile(obj.key, obj.size, obj.etag, obj.version_id, fmt)
-        problem = _process_file(storage, obj, entry, aggregator, max_file_bytes)
+        problem = _process_file(storage, obj, entry, aggregator, max_file_bytes, chunk_bytes, batch_rows)
         if problem is not None:
             entry.quarantine_key = quarantined_file_key(day, relative)
             outcome.quarantined.append((obj, entry))
@@ -91,7 +93,13 @@ def compute_day(
 
 
 def _process_file(
-    storage: Storage, obj: ObjectInfo, entry: InputFile, aggregator: DayAggregator, max_file_bytes: int
+    storage: Storage,
+    obj: ObjectInfo,
+    entry: InputFile,
+    aggregator: DayAggregator,
+    max_file_bytes: int,
+    chunk_bytes: int,
+    batch_rows: int,
 ) -> FileRejected | None:
     if entry.format is None:
         problem = FileRejected(
@@ -112,7 +120,7 @@ def _process_file(
                 source = tempfile.TemporaryFile()
                 shutil.copyfileobj(stream, source, 1 << 20)
             try:
-                for row in read_rows(entry.format, source, max_file_bytes):
+                for row in read_rows(entry.format, source, max_file_bytes, chunk_bytes, batch_rows):
                     tally.add(row)
             finally:
                 if source is not stream:

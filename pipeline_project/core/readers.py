@@ -23,9 +23,12 @@ import pyarrow.types as pat
 
 from pipeline_project.core.contract import REQUIRED_COLUMNS
 
-PARQUET_BATCH_ROWS = 65_536
+CHUNK_BYTES = 1 << 20
+BATCH_ROWS = 65_536
 # Far above any real field, yet a bound on what one unterminated quote can make us hold.
 CSV_FIELD_LIMIT = 16 << 20
+# Likewise for one physical line (a field at the limit plus the rest of its row fits).
+LINE_LIMIT = 2 * CSV_FIELD_LIMIT
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 _EPOCH = dt.datetime(1970, 1, 1)
 _UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
@@ -66,15 +69,21 @@ class _LimitedReader(io.RawIOBase):
         return len(data)
 
 
-def read_rows(fmt: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawRow]:
-    """Rows of one file in a supported format. Parquet needs a seekable stream."""
+def read_rows(
+    fmt: str, stream: BinaryIO, max_bytes: int, chunk_bytes: int = CHUNK_BYTES, batch_rows: int = BATCH_ROWS
+) -> Iterator[RawRow]:
+    """Rows of one file in a supported format. Parquet needs a seekable stream.
+
+    Text is read chunk_bytes at a time and Parquet batch_rows rows at a time; neither changes
+    the rows, only how much is held at once.
+    """
     try:
         if fmt == "parquet":
-            yield from _parquet_rows(stream)
+            yield from _parquet_rows(stream, batch_rows)
             return
         if fmt.endswith(".gz"):
             stream = gzip.GzipFile(fileobj=stream, mode="rb")
-        limited = io.BufferedReader(_LimitedReader(stream, max_bytes), buffer_size=1 << 20)
+        limited = io.BufferedReader(_LimitedReader(stream, max_bytes), buffer_size=chunk_bytes)
         if fmt.startswith("csv"):
             yield from _csv_rows(limited)
         else:
@@ -89,7 +98,7 @@ class _LineCapture:
     """Feeds csv.reader line by line and remembers the lines of the current record."""
 
     def __init__(self, text: io.TextIOBase):
-        self._lines = iter(text)
+        self._text = text
         self.record: list[str] = []
         self.line_number = 0
 
@@ -97,7 +106,11 @@ class _LineCapture:
         return self
 
     def __next__(self) -> str:
-        line = next(self._lines)
+        line = self._text.readline(LINE_LIMIT + 1)
+        if not line:
+            raise StopIteration
+        if len(line) > LINE_LIMIT:
+            raise FileRejected("unreadable_file", f"a line is longer than {LINE_LIMIT} characters")
         self.line_number += 1
         self.record.append(line)
         return line
@@ -164,8 +177,15 @@ def _json_text(value) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _jsonl_lines(binary: BinaryIO) -> Iterator[bytes]:
+    while raw := binary.readline(LINE_LIMIT + 1):
+        if len(raw) > LINE_LIMIT:
+            raise FileRejected("unreadable_file", f"a line is longer than {LINE_LIMIT} bytes")
+        yield raw
+
+
 def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
-    for number, raw in enumerate(binary, start=1):
+    for number, raw in enumerate(_jsonl_lines(binary), start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         line = raw.decode("utf-8").rstrip("\r\n")
@@ -182,7 +202,7 @@ def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
         yield RawRow(number, tuple(_json_text(obj.get(c)) for c in REQUIRED_COLUMNS), line)
 
 
-def _parquet_rows(stream: BinaryIO) -> Iterator[RawRow]:
+def _parquet_rows(stream: BinaryIO, batch_rows: int) -> Iterator[RawRow]:
     stream.seek(0, io.SEEK_END)
     if stream.tell() == 0:
         return
@@ -197,7 +217,7 @@ def _parquet_rows(stream: BinaryIO) -> Iterator[RawRow]:
         raise FileRejected("missing_columns", "schema lacks " + ", ".join(missing))
     number = 0
     try:
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(REQUIRED_COLUMNS)):
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=list(REQUIRED_COLUMNS)):
             columns = [_column_text(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
             for values in zip(*columns, strict=True):
                 number += 1
