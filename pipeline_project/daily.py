@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from pipeline_project.core.aggregation import DayAggregator, InputFile
 from pipeline_project.core.contract import (
+    QUARANTINE_PREFIX,
+    REPORTS_PREFIX,
     data_format,
     is_ignored,
     quarantine_day_prefix,
@@ -132,8 +134,39 @@ def _process_file(
     return None
 
 
+class _Outputs:
+    """Storage as publish_day may use it: writes only under reports/ and quarantine/.
+
+    Raw data belongs to the producers; this is the one place the pipeline writes, and it
+    cannot touch raw-data/ whatever a key looks like.
+    """
+
+    WRITABLE = (f"{REPORTS_PREFIX}/", f"{QUARANTINE_PREFIX}/")
+
+    def __init__(self, storage: Storage):
+        self._storage = storage
+
+    def _check(self, key: str) -> str:
+        if not key.startswith(self.WRITABLE) or "/../" in f"/{key}/":
+            raise PermissionError(f"refusing to write {key!r}: the pipeline writes only reports/ and quarantine/")
+        return key
+
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        return self._storage.list_objects(prefix)
+
+    def write(self, key: str, data, content_type: str) -> None:
+        self._storage.write(self._check(key), data, content_type)
+
+    def copy(self, obj: ObjectInfo, dest_key: str) -> None:
+        self._storage.copy(obj, self._check(dest_key))
+
+    def delete(self, keys) -> None:
+        self._storage.delete([self._check(k) for k in keys])
+
+
 def publish_day(storage: Storage, outcome: DayOutcome) -> str:
     """Write the quarantine, then the report; returns the report's key."""
+    storage = _Outputs(storage)
     day = outcome.day
     aggregator = outcome.aggregator
     wanted = set()

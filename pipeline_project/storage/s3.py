@@ -7,36 +7,100 @@ so MinIO, LocalStack and moto's server mode work without code changes.
 from __future__ import annotations
 
 import io
+import random
+import time
 from collections.abc import Iterable
 from typing import BinaryIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from urllib3.exceptions import ProtocolError
 
 from pipeline_project.storage.base import ObjectInfo, Storage, StorageError
 
-# Standard mode retries throttling, 5xx and connection errors with exponential backoff and jitter.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 10, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+MAX_ATTEMPTS = 10
 _VERSIONS_UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "XNotImplemented"}
+# Failures while a response body streams: botocore has already returned, so it cannot retry them.
+_STREAM_ERRORS = (
+    ReadTimeoutError,
+    ResponseStreamingError,
+    IncompleteReadError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ProtocolError,
+    ConnectionError,
+)
 
 
-class _BodyReader(io.RawIOBase):
-    """botocore's StreamingBody as a standard readable stream."""
+def make_client(connect_timeout: float = 10, read_timeout: float = 60, max_attempts: int = MAX_ATTEMPTS, **kwargs):
+    """An S3 client whose calls retry throttling (503 SlowDown), 5xx, resets and timeouts with
+    exponential backoff and jitter (botocore's standard mode); 4xx such as AccessDenied or
+    NoSuchBucket are not retried, so a permanent error fails at once."""
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    return boto3.client("s3", config=config, **kwargs)
 
-    def __init__(self, body):
-        self._body = body
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to an exponentially growing cap (0.1 s, 0.2 s, ... 20 s)."""
+    return random.uniform(0, min(20.0, 0.1 * 2**attempt))
+
+
+class _ResumableBody(io.RawIOBase):
+    """An object's body that resumes with a Range request when the stream breaks mid-way.
+
+    Each resume asks for the same version (VersionId, or IfMatch on the ETag), so the bytes
+    stitched together always come from one object version.
+    """
+
+    def __init__(self, storage: S3Storage, args: dict):
+        self._storage = storage
+        self._args = args
+        self._position = 0
+        self._body = None
 
     def readable(self) -> bool:
         return True
 
+    def _open(self):
+        args = dict(self._args)
+        if self._position:
+            args["Range"] = f"bytes={self._position}-"
+        return self._storage._client.get_object(**args)["Body"]
+
     def readinto(self, buffer) -> int:
-        data = self._body.read(len(buffer))
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                if self._body is None:
+                    self._body = self._open()
+                data = self._body.read(len(buffer))
+                break
+            except _STREAM_ERRORS as exc:
+                self._body = None
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise self._storage._fail("read", self._storage._relative(self._args["Key"]), exc) from None
+                time.sleep(backoff(attempt))
+            except (ClientError, BotoCoreError) as exc:
+                raise self._storage._fail("read", self._storage._relative(self._args["Key"]), exc) from None
         buffer[: len(data)] = data
+        self._position += len(data)
         return len(data)
 
     def close(self) -> None:
-        self._body.close()
+        if self._body is not None:
+            self._body.close()
         super().close()
 
 
@@ -45,7 +109,7 @@ class S3Storage(Storage):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
-        self._client = client or boto3.client("s3", config=_CLIENT_CONFIG)
+        self._client = client or make_client()
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -109,16 +173,21 @@ class S3Storage(Storage):
             args["IfMatch"] = obj.etag
         return args
 
+    def _stream(self, args: dict) -> BinaryIO:
+        body = _ResumableBody(self, args)
+        body._body = body._open()  # fail here, not at the first read, when the object is gone
+        return io.BufferedReader(body, buffer_size=1 << 20)
+
     def open(self, obj: ObjectInfo) -> BinaryIO:
         try:
-            body = self._client.get_object(**self._version_args(obj))["Body"]
+            return self._stream(self._version_args(obj))
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("read", obj.key, exc) from None
-        return io.BufferedReader(_BodyReader(body), buffer_size=1 << 20)
 
     def read_bytes(self, key: str) -> bytes | None:
         try:
-            return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            with self._stream({"Bucket": self.bucket, "Key": self._key(key)}) as stream:
+                return stream.read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
