@@ -51,13 +51,14 @@ def _parser() -> argparse.ArgumentParser:
 def _run_days(args: argparse.Namespace) -> list[str]:
     from pipeline_project.defs.partitions import checked_day
 
-    if args.date and (args.first or args.last):
+    ranged = args.first is not None or args.last is not None
+    if args.date is not None and ranged:
         raise UsageError("use either --date or --from/--to, not both")
-    if args.first or args.last:
-        if not (args.first and args.last):
+    if ranged:
+        if args.first is None or args.last is None:
             raise UsageError("--from and --to go together")
         return days_between(checked_day(args.first, "--from"), checked_day(args.last, "--to"))
-    if args.date:
+    if args.date is not None:
         return [checked_day(args.date, "--date").isoformat()]
     if os.environ.get("RUN_DATE"):
         return [checked_day(os.environ["RUN_DATE"], "RUN_DATE").isoformat()]
