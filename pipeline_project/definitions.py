@@ -2,18 +2,22 @@
 
 from dagster import Definitions
 
+from pipeline_project.defs.alerts import run_failure_alert_sensor
 from pipeline_project.defs.assets import daily_report, raw_data
 from pipeline_project.defs.checks import freshness_checks, freshness_sensor
 from pipeline_project.defs.jobs import daily_report_job
 from pipeline_project.defs.resources import resources_from_env
 from pipeline_project.defs.schedules import daily_report_schedule
 from pipeline_project.defs.sensors import raw_data_sensor
+from pipeline_project.observability.logging import log_format, run_loggers
 
 defs = Definitions(
     assets=[raw_data, daily_report],
     asset_checks=freshness_checks,
     jobs=[daily_report_job],
     schedules=[daily_report_schedule],
-    sensors=[raw_data_sensor, freshness_sensor],
+    sensors=[raw_data_sensor, freshness_sensor, run_failure_alert_sensor],
     resources=resources_from_env(),
+    # PIPELINE_LOG_FORMAT=json: every job logs one JSON object per line (observability/logging.py).
+    loggers=run_loggers(log_format()),
 )

@@ -36,9 +36,17 @@ SETTINGS = {
         Setting("PIPELINE_BACKFILL_BATCH_DAYS", "7", "Days per run when a backfill covers many partitions."),
         Setting("PIPELINE_SENSOR_INTERVAL_SECONDS", "60", "Seconds between raw-data sensor ticks."),
         Setting(
-            "PIPELINE_SENSOR_LOOKBACK_DAYS", "3", "Days (today included) whose raw-data prefixes the sensor lists."
+            "PIPELINE_SENSOR_LOOKBACK_DAYS", "3", "Day prefixes (yesterday backwards) the sensor lists."
         ),
         Setting("PIPELINE_SENSOR_QUIET_SECONDS", "600", "A day without _SUCCESS is ready once unchanged this long."),
+        Setting(
+            "PIPELINE_ECS_SIZE_TIERS",
+            "0:1024/4096,5GiB:2048/8192,20GiB:4096/16384",
+            "Per-run ECS size by the day's raw input: MIN_SIZE:CPU/MEMORY tiers (see defs/sizing.py).",
+        ),
+        Setting("PIPELINE_ENVIRONMENT", "local", "Names the environment in metrics (Environment) and alerts."),
+        Setting("PIPELINE_LOG_FORMAT", "text", "Run logs: text (Dagster's console) or json (one object per line)."),
+        Setting("PIPELINE_ALERT_TOPIC_ARN", "", "SNS topic the run-failure sensor publishes to; empty: no alerts."),
     )
 }
 

@@ -23,7 +23,11 @@ def test_definitions_hold_the_pipeline():
     assert report.backfill_policy.max_partitions_per_run == 7
     assert report.partitions_def.get_first_partition_key() == "2025-01-01"
     assert {c.name for c in report.check_specs} == {"report_reconciles", "rejection_rate_below_threshold"}
-    assert {s.name for s in defs.sensors} == {"raw_data_sensor", "daily_report_freshness_sensor"}
+    assert {s.name for s in defs.sensors} == {
+        "raw_data_sensor",
+        "daily_report_freshness_sensor",
+        "run_failure_alert_sensor",
+    }
     assert [s.name for s in defs.schedules] == ["daily_report_schedule"]
     assert {key.name for checks in defs.asset_checks for key in checks.check_keys} == {"freshness_check"}
 

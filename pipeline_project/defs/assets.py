@@ -19,6 +19,7 @@ from pipeline_project.core.report import markdown_preview, reconciliation_proble
 from pipeline_project.daily import NoDataError, compute_day, publish_day
 from pipeline_project.defs.partitions import checked_day, daily_partitions
 from pipeline_project.defs.resources import LakeResource, QualityResource
+from pipeline_project.observability.emf import emit_report_metrics
 from pipeline_project.settings import value
 
 RECONCILES = "report_reconciles"
@@ -67,13 +68,14 @@ def daily_report(context: AssetExecutionContext, lake: LakeResource, quality: Qu
                 day,
                 context.run.run_id,
                 lake.max_file_bytes,
-                on_file=lambda e: context.log.info(
+                on_file=lambda e, day=day: context.log.info(
                     f"{e.key}: {e.status}{' (' + e.reason + ')' if e.reason else ''}, "
-                    f"{e.records_read} read, {e.records_rejected} rejected"
+                    f"{e.records_read} read, {e.records_rejected} rejected",
+                    extra={"partition": day},
                 ),
             )
         except NoDataError as exc:
-            context.log.error(str(exc))
+            context.log.error(str(exc), extra={"partition": day})
             missing.append(str(exc))
             continue
         report = outcome.report
@@ -82,10 +84,12 @@ def daily_report(context: AssetExecutionContext, lake: LakeResource, quality: Qu
             unbalanced[day] = problems
             continue
         key = publish_day(storage, outcome)
+        seconds = time.monotonic() - started
         rates[day] = rejection_rate(report)
-        context.add_asset_metadata(
-            _report_metadata(report, storage.location(key), time.monotonic() - started), partition_key=day
-        )
+        context.add_asset_metadata(_report_metadata(report, storage.location(key), seconds), partition_key=day)
+        # The report is written: one CloudWatch EMF line on stdout, and a log line saying where.
+        emit_report_metrics(report, seconds, context.run.run_id)
+        context.log.info(f"report written: {storage.location(key)}", extra={"partition": day})
     yield AssetCheckResult(
         check_name=RECONCILES,
         passed=not unbalanced,

@@ -1,5 +1,8 @@
-"""Configuration the assets, sensor and checks receive as Dagster resources."""
+"""Configuration the assets, sensors and checks receive as Dagster resources."""
 
+import re
+
+import boto3
 from dagster import ConfigurableResource
 
 from pipeline_project.settings import env_float, env_int, env_str
@@ -29,6 +32,24 @@ class ArrivalResource(ConfigurableResource):
     quiet_seconds: int
 
 
+_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[A-Za-z0-9_.-]{1,256}$")
+
+
+class AlertResource(ConfigurableResource):
+    """Where run-failure alerts go (an empty topic ARN turns them off), and the environment they name."""
+
+    topic_arn: str
+    environment: str
+
+    def publish(self, subject: str, message: str) -> str:
+        """Publish to the topic in the topic's own region; returns SNS's message id."""
+        match = _SNS_ARN.match(self.topic_arn)
+        if not match:
+            raise ValueError(f"PIPELINE_ALERT_TOPIC_ARN is not an SNS topic ARN: {self.topic_arn!r}")
+        client = boto3.client("sns", region_name=match["region"])
+        return client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)["MessageId"]
+
+
 def resources_from_env() -> dict:
     return {
         "lake": LakeResource(
@@ -39,5 +60,9 @@ def resources_from_env() -> dict:
         "arrival": ArrivalResource(
             lookback_days=env_int("PIPELINE_SENSOR_LOOKBACK_DAYS"),
             quiet_seconds=env_int("PIPELINE_SENSOR_QUIET_SECONDS"),
+        ),
+        "alerts": AlertResource(
+            topic_arn=env_str("PIPELINE_ALERT_TOPIC_ARN"),
+            environment=env_str("PIPELINE_ENVIRONMENT"),
         ),
     }

@@ -14,6 +14,7 @@ from dagster import (
 
 from pipeline_project.core.arrivals import plan_tick
 from pipeline_project.core.contract import raw_day_prefix
+from pipeline_project.defs import sizing
 from pipeline_project.defs.jobs import daily_report_job
 from pipeline_project.defs.partitions import partition_bounds
 from pipeline_project.defs.resources import ArrivalResource, LakeResource
@@ -34,7 +35,8 @@ def window_days(now: dt.datetime, lookback_days: int) -> list[str]:
     minimum_interval_seconds=int(value("PIPELINE_SENSOR_INTERVAL_SECONDS")),
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches raw-data/YYYY-MM-DD/ for the look-back window; reports raw_data and runs "
-    "daily_report once per distinct content of a ready day (_SUCCESS marker or quiet period).",
+    "daily_report once per distinct content of a ready day (_SUCCESS marker or quiet period), "
+    "sized (ecs/cpu, ecs/memory) by the day's input bytes.",
 )
 def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arrival: ArrivalResource):
     now = dt.datetime.now(dt.UTC)
@@ -43,6 +45,7 @@ def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arriva
     plan = plan_tick(context.cursor, listings, now.timestamp(), arrival.quiet_seconds)
     events, runs = [], []
     for day in plan.days:
+        input_bytes = sum(o.size for o in day.objects)
         if day.changed:
             events.append(
                 AssetMaterialization(
@@ -50,7 +53,7 @@ def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arriva
                     partition=day.day,
                     metadata={
                         "file_count": len(day.objects),
-                        "bytes": sum(o.size for o in day.objects),
+                        "bytes": input_bytes,
                         "fingerprint": day.fingerprint,
                         "objects": MetadataValue.json(
                             {o.key: o.version_id or o.etag for o in day.objects[:KEYS_IN_METADATA]}
@@ -64,7 +67,12 @@ def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arriva
                 RunRequest(
                     run_key=f"{day.day}:{day.fingerprint[:16]}",
                     partition_key=day.day,
-                    tags={"pipeline/trigger": "sensor", "pipeline/raw_fingerprint": day.fingerprint},
+                    tags={
+                        "pipeline/trigger": "sensor",
+                        "pipeline/raw_fingerprint": day.fingerprint,
+                        # Sized from the listing above: no second listing.
+                        **sizing.size_tags(input_bytes, sizing.SIZE_TIERS),
+                    },
                 )
             )
     context.log.info(f"listed {sum(len(v) for v in listings.values())} objects in {len(listings)} day prefixes")

@@ -2,31 +2,108 @@
 
 import datetime as dt
 
+import pytest
 from dagster import SkipReason, build_schedule_context
 
+from pipeline_project.defs import sizing
 from pipeline_project.defs.schedules import daily_report_schedule
+from pipeline_project.storage import StorageError
+from pipeline_project.storage.local import LocalStorage
+from pipeline_project.storage.s3 import S3Storage
+from pipeline_project_tests.conftest import land, make_resources
+
+SMALL_TIERS = "0:256/512,100:512/1024,1KiB:1024/2048"
 
 
-def test_schedule_requests_yesterday_utc():
+def _tick(tick: dt.datetime, lake_url: str):
+    return daily_report_schedule(
+        build_schedule_context(scheduled_execution_time=tick, resources=make_resources(lake_url))
+    )
+
+
+@pytest.fixture
+def listed_prefixes(monkeypatch):
+    seen: list[str] = []
+    for cls in (LocalStorage, S3Storage):
+        original = cls.list_objects
+
+        def spy(self, prefix, _original=original):
+            seen.append(prefix)
+            return _original(self, prefix)
+
+        monkeypatch.setattr(cls, "list_objects", spy)
+    return seen
+
+
+def test_schedule_requests_yesterday_utc(local_url):
     tick = dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC)
-    request = daily_report_schedule(build_schedule_context(scheduled_execution_time=tick))
+    request = _tick(tick, local_url)
     assert request.partition_key == "2025-02-28"
     assert request.run_key == "schedule:2025-02-28"
-    assert request.tags["pipeline/trigger"] == "schedule"
+    # An empty day still runs (and fails, saying so); it is sized by the first tier.
+    assert request.tags == {
+        "pipeline/trigger": "schedule",
+        "ecs/cpu": "1024",
+        "ecs/memory": "4096",
+        "pipeline/input_bytes": "0",
+    }
 
 
-def test_schedule_converts_other_timezones_to_utc():
+def test_schedule_converts_other_timezones_to_utc(local_url):
     tick = dt.datetime(2025, 3, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))  # 2025-03-02 04:30 UTC
-    request = daily_report_schedule(build_schedule_context(scheduled_execution_time=tick))
+    request = _tick(tick, local_url)
     assert request.partition_key == "2025-03-01"
 
 
-def test_schedule_skips_before_first_partition():
+def test_schedule_skips_before_first_partition(local_url):
     tick = dt.datetime(2025, 1, 1, 1, 0, tzinfo=dt.UTC)
-    result = daily_report_schedule(build_schedule_context(scheduled_execution_time=tick))
+    result = _tick(tick, local_url)
     assert isinstance(result, SkipReason)
 
 
 def test_schedule_runs_at_the_configured_cron():
     assert daily_report_schedule.cron_schedule == "0 1 * * *"
     assert daily_report_schedule.execution_timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("sizes", "cpu", "memory"),
+    [
+        ([99], "256", "512"),
+        ([60, 40], "512", "1024"),  # exactly 100 bytes: the second tier
+        ([1023], "512", "1024"),
+        ([1000, 24], "1024", "2048"),  # exactly 1 KiB
+    ],
+)
+def test_schedule_sizes_the_run_from_one_listing_of_the_day(
+    lake, lake_url, monkeypatch, listed_prefixes, sizes, cpu, memory
+):
+    monkeypatch.setattr(sizing, "SIZE_TIERS", sizing.parse_tiers(SMALL_TIERS))
+    files = {f"part-{n}.csv": b"x" * size for n, size in enumerate(sizes)}
+    # Markers and temporary files are not input: they never change the size.
+    land(lake, "2025-02-28", {**files, "_SUCCESS": b"", "_temporary/big.csv": b"y" * 5000, ".hidden.csv": b"z" * 5000})
+    land(lake, "2025-02-27", {"other-day.csv": b"w" * 5000})
+    listed_prefixes.clear()
+    request = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), lake_url)
+    assert listed_prefixes == ["raw-data/2025-02-28/"]
+    assert request.tags == {
+        "pipeline/trigger": "schedule",
+        "ecs/cpu": cpu,
+        "ecs/memory": memory,
+        "pipeline/input_bytes": str(sum(sizes)),
+    }
+
+
+def test_schedule_still_runs_at_the_largest_size_when_the_listing_fails(local_url, monkeypatch):
+    def broken(self, prefix):
+        raise StorageError(f"cannot list {prefix}")
+
+    monkeypatch.setattr(LocalStorage, "list_objects", broken)
+    request = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), local_url)
+    assert request.partition_key == "2025-02-28"
+    assert request.tags == {
+        "pipeline/trigger": "schedule",
+        "ecs/cpu": "4096",
+        "ecs/memory": "16384",
+        "pipeline/input_bytes": "unknown",
+    }

@@ -9,6 +9,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from pipeline_project.core.arrivals import considered, fingerprint
+from pipeline_project.defs import sizing
 from pipeline_project.defs.sensors import raw_data_sensor, window_days
 from pipeline_project.storage import Storage
 from pipeline_project.storage.local import LocalStorage
@@ -68,7 +69,13 @@ def test_sensor_reports_arrivals_launches_ready_days_once_and_reruns_changes(lak
     assert sorted(listed_prefixes) == sorted(f"raw-data/{d}/" for d in window_days(dt.datetime.now(dt.UTC), 3))
     fp = _fp(lake, YESTERDAY)
     assert [(r.partition_key, r.run_key) for r in result.run_requests] == [(YESTERDAY, f"{YESTERDAY}:{fp[:16]}")]
-    assert result.run_requests[0].tags["pipeline/raw_fingerprint"] == fp
+    assert result.run_requests[0].tags == {
+        "pipeline/trigger": "sensor",
+        "pipeline/raw_fingerprint": fp,
+        "ecs/cpu": "1024",
+        "ecs/memory": "4096",
+        "pipeline/input_bytes": str(len(_csv(YESTERDAY, 1))),
+    }
     events = {e.partition: e for e in result.asset_events}
     assert sorted(events) == sorted([YESTERDAY, TWO_AGO])
     meta = events[YESTERDAY].metadata
@@ -123,3 +130,25 @@ def test_day_with_only_a_marker_launches_nothing(local_url):
     land(open_storage(local_url), YESTERDAY, {"_SUCCESS": b""})
     result, _ = _tick(local_url, DagsterInstance.ephemeral())
     assert result.run_requests == [] and result.asset_events == []
+
+
+def test_runs_are_sized_from_the_same_listing(lake, lake_url, listed_prefixes, monkeypatch):
+    """Each ready day's run gets ecs/cpu and ecs/memory from its input bytes; no extra listing."""
+    monkeypatch.setattr(sizing, "SIZE_TIERS", sizing.parse_tiers("0:256/512,100:512/1024,1KiB:1024/2048"))
+    land(lake, YESTERDAY, {"a.csv": b"x" * 60, "b/c.csv": b"x" * 40, "_SUCCESS": b"", "_tmp/d.csv": b"x" * 4096})
+    land(lake, TWO_AGO, {"a.csv": b"x" * 99, "_SUCCESS": b""})
+    land(lake, (TODAY - dt.timedelta(days=3)).isoformat(), {"a.csv": b"x" * 1024, "_SUCCESS": b""})
+    result, _ = _tick(lake_url, DagsterInstance.ephemeral())
+    assert len(listed_prefixes) == 3  # the look-back window, once each
+    sizes = {
+        r.partition_key: (r.tags["ecs/cpu"], r.tags["ecs/memory"], r.tags["pipeline/input_bytes"])
+        for r in result.run_requests
+    }
+    assert sizes == {
+        (TODAY - dt.timedelta(days=3)).isoformat(): ("1024", "2048", "1024"),
+        TWO_AGO: ("256", "512", "99"),
+        YESTERDAY: ("512", "1024", "100"),
+    }
+    assert {e.partition: e.metadata["bytes"].value for e in result.asset_events} == {
+        d: int(size[2]) for d, size in sizes.items()
+    }
