@@ -13,6 +13,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
@@ -121,6 +122,17 @@ class _LineCapture:
         return text.rstrip("\r\n")
 
 
+# RFC 4180: a field is free of quotes, or wholly quoted with its inner quotes doubled. Python's
+# csv module (even strict) accepts a bare quote inside an unquoted field, so records holding a
+# quote are checked against the grammar too.
+_FIELD = r'(?:"(?:[^"]++|"")*+"|[^",\r\n]*+)'
+_RFC4180_RECORD = re.compile(rf"{_FIELD}(?:,{_FIELD})*")
+
+
+def _breaks_rfc4180(content: str) -> bool:
+    return '"' in content and _RFC4180_RECORD.fullmatch(content) is None
+
+
 def _is_blank(fields: list[str]) -> bool:
     return not fields or (len(fields) == 1 and not fields[0].strip())
 
@@ -149,6 +161,11 @@ def _csv_rows(binary: BinaryIO) -> Iterator[RawRow]:
             continue
         content = lines.take_record()
         if _is_blank(fields):
+            continue
+        if _breaks_rfc4180(content):
+            if positions is None:
+                raise FileRejected("missing_columns", "the header row cannot be parsed")
+            yield RawRow(start, None, content)
             continue
         if positions is None:
             header = [name.strip() for name in fields]
@@ -188,7 +205,7 @@ def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
     for number, raw in enumerate(_jsonl_lines(binary), start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
-        line = raw.decode("utf-8").rstrip("\r\n")
+        line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
         if not line.strip():
             continue
         try:

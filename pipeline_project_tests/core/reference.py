@@ -140,6 +140,29 @@ def read_csv(data: bytes) -> list[tuple[int, dict | None]]:
         csv.field_size_limit(limit)
 
 
+def _rfc4180_quotes_ok(record: str) -> bool:
+    """RFC 4180 rule 5: a quote may only open a field, close it, or be doubled inside a quoted one."""
+    quoted, at_start = False, True
+    i = 0
+    while i < len(record):
+        char = record[i]
+        if quoted:
+            if char == '"':
+                if record[i + 1 : i + 2] == '"':
+                    i += 1
+                else:
+                    quoted = False
+                    if record[i + 1 : i + 2] not in ("", ","):
+                        return False
+        elif char == '"':
+            if not at_start:
+                return False
+            quoted = True
+        at_start = char == "," and not quoted
+        i += 1
+    return not quoted
+
+
 def _csv_rows(lines: list[str]) -> list[tuple[int, dict | None]]:
     reader = csv.reader(lines, strict=True)
     header = None
@@ -152,6 +175,9 @@ def _csv_rows(lines: list[str]) -> list[tuple[int, dict | None]]:
             break
         except csv.Error:  # breaks RFC 4180: text after a closing quote, an unterminated quote
             fields = None
+        record = "".join(lines[start - 1 : reader.line_num]).removesuffix("\n").removesuffix("\r")
+        if fields is not None and fields and not _rfc4180_quotes_ok(record):
+            fields = None  # a bare quote inside an unquoted field, which csv.reader lets through
         if fields is not None and any(len(field) > FIELD_LIMIT for field in fields):
             raise Quarantined("unreadable_file")
         if fields is not None and (not fields or (len(fields) == 1 and not fields[0].strip())):
@@ -381,5 +407,6 @@ def quarantined_rows(jsonl: bytes | None, day: str) -> list[tuple[str, int, str]
     if not jsonl:
         return []
     prefix = f"raw-data/{day}/"
-    lines = [json.loads(line) for line in jsonl.decode("utf-8").splitlines() if line.strip()]
+    # Split on LF only: U+2028 and friends may stand unescaped inside a line's content.
+    lines = [json.loads(line) for line in jsonl.decode("utf-8").split("\n") if line.strip()]
     return [(line["key"].removeprefix(prefix), line["row_number"], line["reason"]) for line in lines]
