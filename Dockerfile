@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every role of the deployment (see docs/deploy.md):
-#   webserver    dagster-webserver -h 0.0.0.0 -p 3000 -w /opt/dagster/dagster_home/workspace.yaml
-#   daemon       dagster-daemon run -w /opt/dagster/dagster_home/workspace.yaml
-#   code server  dagster code-server start -h 0.0.0.0 -p 4000 -m pipeline_project.definitions --location-name pipeline_project
+#   webserver    dagster-webserver -h 0.0.0.0 -p 3000 -w /opt/dagster/dagster_home/workspace.yaml --log-format json
+#   daemon       dagster-daemon run -w /opt/dagster/dagster_home/workspace.yaml --log-format json
+#   code server  dagster code-server start -h 0.0.0.0 -p 4000 -m pipeline_project.definitions --location-name pipeline_project --log-format json
 #   run worker   the command the EcsRunLauncher gives it (dagster api execute_run ...)
 #   RUN_DATE     pipeline-project run  (the default CMD; yesterday UTC when RUN_DATE is absent)
 # Every command goes through deploy/entrypoint.sh, which completes $DAGSTER_HOME/dagster.yaml from

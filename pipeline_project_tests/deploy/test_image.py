@@ -44,10 +44,11 @@ YESTERDAY = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
 DAY_BEFORE = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)).isoformat()
 
 # The role commands of the image, exactly as the task definitions run them (the shared names).
-WEBSERVER = "dagster-webserver -h 0.0.0.0 -p 3000 -w /opt/dagster/dagster_home/workspace.yaml"
-DAEMON = "dagster-daemon run -w /opt/dagster/dagster_home/workspace.yaml"
+WEBSERVER = "dagster-webserver -h 0.0.0.0 -p 3000 -w /opt/dagster/dagster_home/workspace.yaml --log-format json"
+DAEMON = "dagster-daemon run -w /opt/dagster/dagster_home/workspace.yaml --log-format json"
 CODE_SERVER = (
     "dagster code-server start -h 0.0.0.0 -p 4000 -m pipeline_project.definitions --location-name pipeline_project"
+    " --log-format json"
 )
 RUN_WORKER = "dagster api execute_run"  # the EcsRunLauncher appends the serialized run arguments
 RUN_DATE_ENTRY = "pipeline-project run"

@@ -1,0 +1,954 @@
+"""Static verification of terraform/ without a terraform binary or an AWS account.
+
+Every .tf file is parsed with python-hcl2. The tests check that the configuration would get past
+`terraform validate` on the points that matter (every var., local., module. and resource reference
+resolves; every module call passes declared variables and all required ones), that the security
+properties the stack promises hold in the code (IAM, RDS, networking), that dev and prod are the
+same composition with different values, and that the names shared with deploy/dagster.yaml, the
+Dockerfile and the pipeline are the binding ones. checkov and the `terraform fmt`-style checks are in
+test_checkov.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hcl2
+import pytest
+import yaml
+from hcl2 import SerializationOptions
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM = REPO / "terraform"
+MODULES = TERRAFORM / "modules"
+ENVIRONMENTS = ("dev", "prod")
+
+# --- Binding names (shared with deploy/dagster.yaml, the Dockerfile and the pipeline) ----------
+
+CONTAINER_NAMES = {"webserver", "daemon", "code-server", "run"}
+PLAIN_ENVIRONMENT = {
+    "PIPELINE_STORAGE_URL",
+    "PIPELINE_LOG_FORMAT",
+    "PIPELINE_ENVIRONMENT",
+    "PIPELINE_ALERT_TOPIC_ARN",
+    "DAGSTER_PG_HOST",
+    "DAGSTER_PG_PORT",
+    "DAGSTER_PG_DB",
+    "DAGSTER_PG_USERNAME",
+    "DAGSTER_COMPUTE_LOG_BUCKET",
+    "DAGSTER_RUN_TASK_DEFINITION",
+    "DAGSTER_ECS_CLUSTER",
+    "DAGSTER_RUN_SUBNETS",
+    "DAGSTER_RUN_SECURITY_GROUP",
+    "AWS_REGION",
+}
+SECRETS = {"DAGSTER_PG_PASSWORD"}
+DAGSTER_HOME = "/opt/dagster/dagster_home"
+WORKSPACE = f"{DAGSTER_HOME}/workspace.yaml"
+COMMANDS = {
+    "webserver": ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", WORKSPACE, "--log-format", "json"],
+    "daemon": ["dagster-daemon", "run", "-w", WORKSPACE, "--log-format", "json"],
+    "code-server": [
+        "dagster",
+        "code-server",
+        "start",
+        "-h",
+        "0.0.0.0",
+        "-p",
+        "4000",
+        "-m",
+        "pipeline_project.definitions",
+        "--location-name",
+        "pipeline_project",
+        "--log-format",
+        "json",
+    ],  # fmt: skip
+    "run": None,  # the EcsRunLauncher supplies the run worker's command
+    "reprocess": ["pipeline-project", "run"],
+}
+METRIC_NAMESPACE = "PipelineProject"
+METRIC_NAMES = {
+    "RecordsRead",
+    "RecordsValid",
+    "RecordsRejected",
+    "RecordsDuplicates",
+    "RejectionRate",
+    "RunDurationSeconds",
+    "ReportsWritten",
+}
+# Account-specific or per-deploy values the environments take at plan time, not from tfvars.
+PLAN_TIME_VARIABLES = {"aws_account_id", "github_repository", "certificate_arn", "image_tag"}
+MODULE_META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
+REQUIRED_MODULES = {
+    "kms", "network", "log_bucket", "data_bucket", "ecr", "rds", "iam", "alb", "observability", "ecs", "scheduler",
+}  # fmt: skip
+
+OPTIONS = SerializationOptions(with_comments=False, strip_string_quotes=True)
+
+
+# --- Parsing -----------------------------------------------------------------------------------
+
+
+def strip_markers(value):
+    """Drop python-hcl2's __is_block__ markers."""
+    if isinstance(value, dict):
+        return {k: strip_markers(v) for k, v in value.items() if k != "__is_block__"}
+    if isinstance(value, list):
+        return [strip_markers(v) for v in value]
+    return value
+
+
+@functools.cache
+def parse(path: Path) -> dict:
+    return strip_markers(hcl2.loads(path.read_text(), serialization_options=OPTIONS))
+
+
+def is_expression(value) -> bool:
+    return isinstance(value, str) and value.startswith("${") and value.endswith("}")
+
+
+def literal(value):
+    """A literal value as Terraform sees it (numbers and booleans may come back as strings)."""
+    if isinstance(value, str) and not is_expression(value):
+        return {"true": True, "false": False}.get(value, value)
+    return value
+
+
+def code_of(text: str) -> str:
+    """The code of a serialized value: string literals removed, interpolations kept."""
+    if is_expression(text):
+        source, mode = text[2:-1], "code"
+    else:
+        source, mode = text, "string"
+    out: list[str] = []
+    stack = [mode]
+    i = 0
+    while i < len(source):
+        c = source[i]
+        if stack[-1] == "string":
+            if c == "\\":
+                i += 2
+                continue
+            if source.startswith("${", i) or source.startswith("%{", i):
+                stack.append("interpolation")
+                out.append(" ")
+                i += 2
+                continue
+            if c == '"' and len(stack) > 1:
+                stack.pop()
+            i += 1
+            continue
+        if c == '"':
+            stack.append("string")
+        elif c == "{":
+            stack.append("brace")
+            out.append(c)
+        elif c == "}":
+            if stack[-1] in ("brace", "interpolation"):
+                stack.pop()
+            out.append(" " if stack[-1] == "string" else c)
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def values(node):
+    """Every string value of a parsed structure (keys excluded)."""
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from values(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from values(v)
+    elif isinstance(node, str):
+        yield node
+
+
+def blocks(parsed: dict, kind: str):
+    """(type, name, body) of resource/data blocks, or (name, body) pairs flattened for others."""
+    for entry in parsed.get(kind, []):
+        for key, body in entry.items():
+            if kind in ("resource", "data"):
+                for name, inner in body.items():
+                    yield key, name, inner
+            else:
+                yield key, body
+
+
+@dataclass
+class Module:
+    path: Path
+    files: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.path.relative_to(TERRAFORM))
+
+    def all(self, kind):
+        for parsed in self.files.values():
+            yield from blocks(parsed, kind)
+
+    @functools.cached_property
+    def variables(self) -> dict[str, dict]:
+        return dict(self.all("variable"))
+
+    @functools.cached_property
+    def outputs(self) -> dict[str, dict]:
+        return dict(self.all("output"))
+
+    @functools.cached_property
+    def locals(self) -> dict:
+        merged: dict = {}
+        for parsed in self.files.values():
+            for block in parsed.get("locals", []):
+                for key, value in block.items():
+                    assert key not in merged, f"{self.name}: local.{key} defined twice"
+                    merged[key] = value
+        return merged
+
+    @functools.cached_property
+    def resources(self) -> dict[tuple[str, str], dict]:
+        return {(t, n): body for t, n, body in self.all("resource")}
+
+    @functools.cached_property
+    def data(self) -> dict[tuple[str, str], dict]:
+        return {(t, n): body for t, n, body in self.all("data")}
+
+    @functools.cached_property
+    def calls(self) -> dict[str, dict]:
+        return dict(self.all("module"))
+
+    def code(self) -> str:
+        return "\n".join(code_of(text) for parsed in self.files.values() for text in values(parsed))
+
+
+def load_module(path: Path) -> Module:
+    module = Module(path)
+    for file in sorted(path.glob("*.tf")):
+        module.files[file.name] = parse(file)
+    return module
+
+
+def module_dirs() -> list[Path]:
+    return sorted({p.parent for p in TERRAFORM.rglob("*.tf") if ".terraform" not in p.parts})
+
+
+@functools.cache
+def all_modules() -> dict[str, Module]:
+    return {str(p.relative_to(TERRAFORM)): load_module(p) for p in module_dirs()}
+
+
+def module(name: str) -> Module:
+    return all_modules()[name]
+
+
+def tfvars(environment: str) -> dict:
+    return parse(TERRAFORM / "environments" / environment / "terraform.tfvars")
+
+
+def default_of(variable: dict):
+    return literal(variable["default"]) if "default" in variable else None
+
+
+# --- Layout -------------------------------------------------------------------------------------
+
+
+def test_layout():
+    assert {p.name for p in MODULES.iterdir() if p.is_dir()} >= REQUIRED_MODULES
+    for name in REQUIRED_MODULES:
+        files = {p.name for p in (MODULES / name).glob("*.tf")}
+        assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= files, f"modules/{name}: {files}"
+    for environment in ENVIRONMENTS:
+        files = {p.name for p in (TERRAFORM / "environments" / environment).iterdir()}
+        assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "backend.tf", "terraform.tfvars"} <= files
+    assert (TERRAFORM / "bootstrap" / "main.tf").exists()
+    assert (TERRAFORM / "README.md").exists()
+
+
+def test_every_file_parses():
+    for path in sorted(TERRAFORM.rglob("*.tf")) + sorted(TERRAFORM.rglob("*.tfvars")):
+        parse(path)
+
+
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(TERRAFORM)) for p in module_dirs()))
+def test_aws_provider_is_pinned(name):
+    settings = [
+        t for parsed in module(name).files.values() for t in parsed.get("terraform", []) if "required_providers" in t
+    ]
+    assert len(settings) == 1, f"{name}: one terraform block declares the providers"
+    (settings,) = settings
+    assert settings["required_version"].startswith(">= 1.1"), "use_lockfile needs Terraform >= 1.10"
+    aws = settings["required_providers"][0]["aws"]
+    assert aws["source"] == "hashicorp/aws"
+    assert re.fullmatch(r"~> 6\.\d+", aws["version"]), aws["version"]
+
+
+# --- References resolve ------------------------------------------------------------------------
+
+REFERENCE = re.compile(r"(?<![\w.])(var|local|module|data)\.([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?")
+RESOURCE_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([A-Za-z_][\w-]*)")
+
+
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(TERRAFORM)) for p in module_dirs()))
+def test_references_resolve(name):
+    mod = module(name)
+    code = mod.code()
+    problems = []
+    for kind, first, second in REFERENCE.findall(code):
+        if kind == "var" and first not in mod.variables:
+            problems.append(f"var.{first} is not declared")
+        elif kind == "local" and first not in mod.locals:
+            problems.append(f"local.{first} is not defined")
+        elif kind == "module":
+            if first not in mod.calls:
+                problems.append(f"module.{first} is not called here")
+                continue
+            target = (mod.path / mod.calls[first]["source"]).resolve()
+            outputs = load_module(target).outputs
+            if second not in outputs:
+                problems.append(f"module.{first}.{second}: {target.name} declares no such output")
+        elif kind == "data" and (first, second) not in mod.data:
+            problems.append(f"data.{first}.{second} is not declared")
+    for rtype, rname in RESOURCE_REFERENCE.findall(code):
+        if (rtype, rname) not in mod.resources:
+            problems.append(f"{rtype}.{rname} is not declared")
+    assert not problems, f"{name}: " + "; ".join(sorted(set(problems)))
+
+
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(TERRAFORM)) for p in module_dirs()))
+def test_declarations_are_used(name):
+    """Declared but unused variables and locals are dead configuration (tflint's rule)."""
+    mod = module(name)
+    code = mod.code()
+    used = {(k, a) for k, a, _ in REFERENCE.findall(code)}
+    assert not [v for v in mod.variables if ("var", v) not in used], f"{name}: unused variables"
+    assert not [v for v in mod.locals if ("local", v) not in used], f"{name}: unused locals"
+
+
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(TERRAFORM)) for p in module_dirs()))
+def test_module_calls_match_the_modules(name):
+    mod = module(name)
+    for call, arguments in mod.calls.items():
+        target = (mod.path / arguments["source"]).resolve()
+        assert target.is_relative_to(MODULES), f"{name}: module.{call} is not a local module"
+        declared = load_module(target).variables
+        passed = set(arguments) - MODULE_META_ARGUMENTS
+        unknown = passed - set(declared)
+        required = {v for v, body in declared.items() if "default" not in body}
+        assert not unknown, f"{name}: module.{call} passes undeclared variables {sorted(unknown)}"
+        assert required <= passed, f"{name}: module.{call} misses required {sorted(required - passed)}"
+
+
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(TERRAFORM)) for p in module_dirs()))
+def test_variables_and_outputs_are_typed_and_described(name):
+    mod = module(name)
+    for variable, body in mod.variables.items():
+        assert body.get("type"), f"{name}: variable {variable} has no type"
+        assert str(body.get("description", "")).strip(), f"{name}: variable {variable} has no description"
+    for output, body in mod.outputs.items():
+        assert str(body.get("description", "")).strip(), f"{name}: output {output} has no description"
+
+
+# --- Environments: same composition, different values ------------------------------------------
+
+
+def test_dev_and_prod_are_the_same_composition():
+    dev, prod = (module(f"environments/{e}") for e in ENVIRONMENTS)
+    assert set(dev.calls) == set(prod.calls) == REQUIRED_MODULES
+    for call in dev.calls:
+        assert dev.calls[call]["source"] == prod.calls[call]["source"] == f"../../modules/{call}"
+        assert set(dev.calls[call]) == set(prod.calls[call]), f"module.{call}: arguments differ"
+    assert dev.variables == prod.variables
+    assert dev.outputs == prod.outputs
+    assert dev.locals == prod.locals
+    # Not only equivalent: the composition files are the same bytes.
+    for file in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf"):
+        left, right = (TERRAFORM / "environments" / e / file for e in ENVIRONMENTS)
+        assert left.read_text() == right.read_text(), f"environments/*/{file} differ"
+    # Environments hold no resources of their own: they only compose modules.
+    assert not dev.resources and not dev.data
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_tfvars_set_every_value_but_the_plan_time_ones(environment):
+    env = module(f"environments/{environment}")
+    values_ = tfvars(environment)
+    assert set(values_) <= set(env.variables), sorted(set(values_) - set(env.variables))
+    required = {v for v, body in env.variables.items() if "default" not in body}
+    assert required - set(values_) == PLAN_TIME_VARIABLES
+    assert values_["environment"] == environment
+    assert set(tfvars("dev")) == set(tfvars("prod"))
+
+
+def test_prod_values_are_production_grade():
+    prod, dev = tfvars("prod"), tfvars("dev")
+    assert literal(prod["deletion_protection"]) is True
+    assert literal(prod["db_multi_az"]) is True
+    assert int(prod["db_backup_retention_days"]) >= 14
+    assert int(prod["log_retention_days"]) >= 365
+    assert len(prod["availability_zones"]) >= 2 and len(dev["availability_zones"]) >= 2
+    assert literal(prod["service_capacity_provider"]) == "FARGATE"
+    assert literal(prod["enable_reprocess_schedule"]) is False and literal(dev["enable_reprocess_schedule"]) is False
+    assert literal(prod["github_deploy_branch"]) in (None, "null"), "prod deploys only from its protected environment"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_backend_is_s3_with_native_locking(environment):
+    env = module(f"environments/{environment}")
+    backends = [b for parsed in env.files.values() for t in parsed.get("terraform", []) for b in t.get("backend", [])]
+    assert len(backends) == 1 and list(backends[0]) == ["s3"]
+    s3 = backends[0]["s3"]
+    assert literal(s3["use_lockfile"]) is True and literal(s3["encrypt"]) is True
+    assert "dynamodb_table" not in s3
+    assert s3["key"] == f"pipeline/{environment}/terraform.tfstate"
+    # The deploy role may touch exactly this state object.
+    assert env.locals["state_key"] == "pipeline/${var.environment}/terraform.tfstate"
+    assert env.locals["state_bucket"] == "pipeline-tfstate-${var.aws_account_id}"
+    assert env.locals["name"] == "pipeline-${var.environment}"
+
+
+def test_bootstrap_state_bucket():
+    boot = module("bootstrap")
+    assert boot.variables["state_bucket_prefix"]["default"] == "pipeline-tfstate"
+    kinds = {t for t, _ in boot.resources}
+    assert {
+        "aws_s3_bucket",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_ownership_controls",
+        "aws_iam_openid_connect_provider",
+    } <= kinds
+    assert_bucket_basics(boot, "state")
+
+
+# --- Storage ------------------------------------------------------------------------------------
+
+
+def assert_bucket_basics(mod: Module, name: str):
+    versioning = mod.resources[("aws_s3_bucket_versioning", name)]
+    assert versioning["versioning_configuration"][0]["status"] == "Enabled"
+    block = mod.resources[("aws_s3_bucket_public_access_block", name)]
+    for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+        assert literal(block[flag]) is True
+    ownership = mod.resources[("aws_s3_bucket_ownership_controls", name)]
+    assert ownership["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+    sse = mod.resources[("aws_s3_bucket_server_side_encryption_configuration", name)]
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"]
+    policy_doc = mod.resources[("aws_s3_bucket_policy", name)]["policy"]
+    doc = mod.data[("aws_iam_policy_document", policy_doc.split(".")[2])]
+    tls = [s for s in statements(doc) if s.get("effect") == "Deny"]
+    assert any(
+        c["variable"] == "aws:SecureTransport" and c["values"] == ["false"] for s in tls for c in s.get("condition", [])
+    ), f"{mod.name}: bucket {name} is not TLS-only"
+
+
+def test_data_bucket():
+    mod = module("modules/data_bucket")
+    assert mod.locals["bucket_name"] == "${var.name}-data-${data.aws_caller_identity.current.account_id}"
+    assert_bucket_basics(mod, "this")
+    sse = mod.resources[("aws_s3_bucket_server_side_encryption_configuration", "this")]["rule"][0]
+    assert "AES256" in sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
+    assert mod.variables["kms_key_arn"]["default"] is None, "SSE-S3 is the default, KMS optional"
+    assert literal(mod.resources[("aws_s3_bucket_notification", "this")]["eventbridge"]) is True
+    rules = {r["id"]: r for r in mod.resources[("aws_s3_bucket_lifecycle_configuration", "this")]["rule"]}
+    raw = rules["raw-data-tiering"]
+    assert raw["filter"][0]["prefix"] == "raw-data/"
+    classes = [t["storage_class"] for t in raw["transition"]]
+    assert classes[0] == "STANDARD_IA" and classes[1] == "${var.raw_data_archive_storage_class}"
+    everything = rules["noncurrent-versions-and-incomplete-uploads"]
+    assert everything["noncurrent_version_expiration"] and everything["abort_incomplete_multipart_upload"]
+    assert mod.resources[("aws_s3_bucket_logging", "this")]["target_bucket"] == "${var.access_log_bucket}"
+
+
+def test_ecr_repository():
+    repo = module("modules/ecr").resources[("aws_ecr_repository", "this")]
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert literal(repo["image_scanning_configuration"][0]["scan_on_push"]) is True
+    assert repo["encryption_configuration"][0]["encryption_type"] == "KMS"
+    policy = module("modules/ecr").resources[("aws_ecr_lifecycle_policy", "this")]["policy"]
+    assert "imageCountMoreThan" in policy and "var.keep_last_images" in policy
+
+
+def test_rds_is_private_encrypted_and_password_managed():
+    mod = module("modules/rds")
+    db = mod.resources[("aws_db_instance", "this")]
+    assert literal(db["storage_encrypted"]) is True
+    assert literal(db["publicly_accessible"]) is False
+    assert literal(db["manage_master_user_password"]) is True
+    assert "password" not in db, "the master password is managed by RDS, never set by Terraform"
+    assert db["deletion_protection"] == "${var.deletion_protection}"
+    assert literal(db["skip_final_snapshot"]) is False
+    assert literal(db["performance_insights_enabled"]) is True
+    assert db["backup_retention_period"] == "${var.backup_retention_days}"
+    assert db["iam_database_authentication_enabled"] == "${var.iam_database_authentication_enabled}"
+    parameters = {
+        p["name"]: literal(p["value"]) for p in mod.resources[("aws_db_parameter_group", "this")]["parameter"]
+    }
+    assert parameters["rds.force_ssl"] == "1"
+    assert mod.variables["database_name"]["default"] == "dagster"
+    assert mod.variables["master_username"]["default"] == "dagster"
+    outputs = mod.outputs["master_user_secret_arn"]["value"]
+    assert outputs == "${aws_db_instance.this.master_user_secret[0].secret_arn}"
+
+
+# --- Network ------------------------------------------------------------------------------------
+
+
+def test_tasks_never_get_public_ips():
+    found = 0
+    for mod in all_modules().values():
+        for (rtype, rname), body in mod.resources.items():
+            for text_key, value in walk_items(body):
+                if text_key == "assign_public_ip":
+                    found += 1
+                    assert literal(value) is False, f"{mod.name}: {rtype}.{rname} assigns a public IP"
+                if text_key == "map_public_ip_on_launch":
+                    assert literal(value) is False, f"{mod.name}: {rtype}.{rname} maps public IPs"
+            if rtype == "aws_ecs_service" or rtype == "aws_scheduler_schedule":
+                networks = [v for k, v in walk_items(body) if k == "network_configuration"]
+                assert networks, f"{mod.name}: {rtype}.{rname} has no explicit network configuration"
+                for network in networks:
+                    assert literal(network[0].get("assign_public_ip")) is False
+                    assert "private_subnet_ids" in network[0]["subnets"] or "subnet_ids" in network[0]["subnets"]
+    assert found >= 4
+
+
+def walk_items(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield k, v
+            yield from walk_items(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk_items(v)
+
+
+def test_security_group_flows():
+    net = module("modules/network")
+    rules = {
+        (t, n): body
+        for (t, n), body in net.resources.items()
+        if t in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
+    }
+    for body in rules.values():
+        assert body.get("description"), "every rule says why it exists"
+        assert body["ip_protocol"] == "tcp", "no all-protocol rules"
+        assert body["from_port"] == body["to_port"], "single ports only"
+        if body.get("cidr_ipv4") == "0.0.0.0/0":
+            # Only egress, only HTTPS, only when NAT (or the ALB's OIDC provider) asks for it.
+            guard = body.get("for_each", "") + body.get("count", "")
+            assert "enable_nat_gateway" in guard or "alb_identity_provider_egress" in guard, body
+            assert body["from_port"] == 443
+    ingress = {n: b for (t, n), b in rules.items() if t == "aws_vpc_security_group_ingress_rule"}
+    assert ingress["webserver_from_alb"]["from_port"] == "${var.webserver_port}"
+    assert ingress["webserver_from_alb"]["referenced_security_group_id"] == "${aws_security_group.alb.id}"
+    assert ingress["code_server_from"]["from_port"] == "${var.code_server_port}"
+    assert ingress["rds_from_task"]["from_port"] == 5432
+    assert ingress["rds_from_task"]["referenced_security_group_id"] == "${aws_security_group.task[each.key].id}"
+    assert ingress["endpoints_from_task"]["from_port"] == 443
+    assert net.variables["webserver_port"]["default"] == 3000
+    assert net.variables["code_server_port"]["default"] == 4000
+    assert net.variables["enable_nat_gateway"]["default"] is False
+    services = set(net.variables["interface_endpoint_services"]["default"])
+    assert {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts"} <= services
+    assert net.resources[("aws_vpc_endpoint", "s3")]["vpc_endpoint_type"] == "Gateway"
+    flow = net.resources[("aws_flow_log", "this")]
+    assert flow["traffic_type"] == "ALL"
+    assert net.resources[("aws_cloudwatch_log_group", "flow_logs")]["kms_key_id"] == "${var.kms_key_arn}"
+
+
+def test_alb_is_internal_https_with_optional_oidc():
+    mod = module("modules/alb")
+    lb = mod.resources[("aws_lb", "this")]
+    assert literal(lb["internal"]) is True
+    assert literal(lb["drop_invalid_header_fields"]) is True
+    assert literal(lb["access_logs"][0]["enabled"]) is True
+    https = mod.resources[("aws_lb_listener", "https")]
+    assert https["protocol"] == "HTTPS" and https["certificate_arn"] == "${var.certificate_arn}"
+    http = mod.resources[("aws_lb_listener", "http")]
+    redirect = http["default_action"][0]
+    assert redirect["type"] == "redirect" and redirect["redirect"][0]["protocol"] == "HTTPS"
+    rule = mod.resources[("aws_lb_listener_rule", "webserver")]
+    oidc = rule["dynamic"][0]["action"]
+    assert oidc["content"][0]["type"] == "authenticate-oidc"
+    assert mod.variables["oidc"]["default"] is None and mod.variables["oidc_client_secret"]["sensitive"] is True
+    groups = mod.resources[("aws_lb_target_group", "webserver")]
+    assert groups["target_type"] == "ip" and groups["port"] == "${var.webserver_port}"
+
+
+# --- IAM ----------------------------------------------------------------------------------------
+
+
+def statements(document: dict) -> list[dict]:
+    """Statements of an aws_iam_policy_document, dynamic ones included."""
+    found = list(document.get("statement", []))
+    for dynamic in document.get("dynamic", []):
+        for label, body in dynamic.items():
+            if label == "statement":
+                found.extend(body["content"])
+    for statement in found:
+        statement.setdefault("effect", "Allow")
+    return found
+
+
+def policy_documents():
+    for mod in all_modules().values():
+        for (dtype, dname), body in mod.data.items():
+            if dtype == "aws_iam_policy_document":
+                yield mod, dname, body
+
+
+def test_no_wildcard_actions_anywhere():
+    checked = 0
+    for mod, name, document in policy_documents():
+        for statement in statements(document):
+            assert "not_actions" not in statement, f"{mod.name}: {name} uses not_actions"
+            for action in statement.get("actions", []):
+                checked += 1
+                if "*" not in action:
+                    continue
+                # The only wildcard allowed is in a deny that makes a bucket TLS-only: it can only
+                # take permissions away.
+                conditions = statement.get("condition", [])
+                assert statement["effect"] == "Deny" and any(
+                    c["variable"] == "aws:SecureTransport" and c["values"] == ["false"] for c in conditions
+                ), f"{mod.name}: data.aws_iam_policy_document.{name} allows the wildcard action {action}"
+    assert checked > 100
+    # No inline JSON policies bypass the documents above.
+    for mod in all_modules().values():
+        for (rtype, rname), body in mod.resources.items():
+            if rtype in ("aws_iam_role_policy", "aws_iam_policy", "aws_s3_bucket_policy", "aws_sns_topic_policy"):
+                assert re.fullmatch(r"\$\{data\.aws_iam_policy_document\.\w+(\[0\])?\.json\}", body["policy"]), (
+                    f"{mod.name}: {rtype}.{rname} must use an aws_iam_policy_document"
+                )
+            assert "inline_policy" not in body
+        for (rtype, _), body in mod.resources.items():
+            if rtype == "aws_iam_role_policy_attachment":
+                assert not re.search(r"AdministratorAccess|PowerUser|FullAccess", body["policy_arn"])
+
+
+def iam_document(name: str) -> list[dict]:
+    """Statements of a policy document of the IAM module, with its source documents merged in."""
+    iam = module("modules/iam")
+    document = iam.data[("aws_iam_policy_document", name)]
+    merged = []
+    for source in document.get("source_policy_documents", []):
+        (source_name,) = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", source).groups()
+        merged.extend(iam_document(source_name))
+    return merged + statements(document)
+
+
+def test_run_worker_reads_raw_data_and_writes_only_its_outputs():
+    for document in ("run", "reprocess"):
+        writes, reads = set(), set()
+        for statement in iam_document(document):
+            assert statement["effect"] == "Allow"
+            for action in statement["actions"]:
+                service, verb = action.split(":")
+                for resource in statement["resources"]:
+                    if service != "s3":
+                        assert service == "kms", f"{document}: unexpected {action}"
+                        continue
+                    if verb.startswith(("Get", "List")):
+                        reads.add((verb, resource))
+                    else:
+                        writes.add((verb, resource))
+        raw = {r for _, r in reads | writes if "raw-data" in r}
+        assert raw == {"${local.bucket_arn}/raw-data/*"}
+        assert not [w for w in writes if "raw-data" in w[1]], f"{document} may modify raw data: {writes}"
+        assert {r for _, r in writes} == {
+            "${local.bucket_arn}/reports/*",
+            "${local.bucket_arn}/quarantine/*",
+            "${local.bucket_arn}/compute-logs/*",
+        }
+        assert {v for v, _ in writes} == {"PutObject", "AbortMultipartUpload", "DeleteObject"}
+        assert ("DeleteObject", "${local.bucket_arn}/quarantine/*") in writes
+        assert {v for v, r in reads if r.endswith("/*")} <= {"GetObject", "GetObjectVersion"}
+        assert not [r for _, r in reads | writes if r.endswith(("}/*", "bucket_arn}"))] or all(
+            r == "${local.bucket_arn}" for _, r in reads | writes if r.endswith("bucket_arn}")
+        ), "no bucket-wide object access"
+    reprocess_only = {(a, r) for s in iam_document("reprocess") for a in s["actions"] for r in s["resources"]} - {
+        (a, r) for s in iam_document("run") for a in s["actions"] for r in s["resources"]
+    }
+    assert reprocess_only == {("s3:GetObject", "${local.bucket_arn}/reports/*")}
+
+
+def test_run_launcher_role_is_exactly_the_issue_list():
+    actions = {a for s in iam_document("run_launcher") for a in s["actions"]}
+    assert actions == {
+        "ecs:RunTask",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:TagResource",
+        "ec2:DescribeNetworkInterfaces",
+        "logs:GetLogEvents",
+        "iam:PassRole",
+    }
+    (run_task,) = [s for s in iam_document("run_launcher") if s["actions"] == ["ecs:RunTask"]]
+    assert run_task["resources"] == ["${local.run_task_definitions}"]
+    iam = module("modules/iam")
+    assert iam.locals["run_task_definitions"] == "${local.ecs_arn}:task-definition/${var.run_task_family}:*"
+    assert (
+        iam.resources[("aws_iam_role_policy", "daemon")]["policy"]
+        == "${data.aws_iam_policy_document.run_launcher.json}"
+    )
+    webserver = iam.data[("aws_iam_policy_document", "webserver")]
+    assert webserver["source_policy_documents"] == ["${data.aws_iam_policy_document.run_launcher.json}"]
+
+
+def test_pass_role_is_always_limited_to_a_service():
+    found = 0
+    for mod, name, document in policy_documents():
+        for statement in statements(document):
+            if "iam:PassRole" not in statement.get("actions", []):
+                continue
+            found += 1
+            assert statement["actions"] == ["iam:PassRole"]
+            assert "*" not in statement["resources"]
+            conditions = {(c["test"], c["variable"]): c["values"] for c in statement.get("condition", [])}
+            assert ("StringEquals", "iam:PassedToService") in conditions, f"{mod.name}: {name}"
+    assert found >= 4
+    (launcher,) = [s for s in iam_document("run_launcher") if s["actions"] == ["iam:PassRole"]]
+    assert sorted(launcher["resources"]) == ["${aws_iam_role.execution.arn}", "${aws_iam_role.run.arn}"]
+    assert launcher["condition"][0]["values"] == ["ecs-tasks.amazonaws.com"]
+
+
+def test_github_deploy_role_trust_is_repository_and_environment_bound():
+    iam = module("modules/iam")
+    (trust,) = statements(iam.data[("aws_iam_policy_document", "deploy_assume")])
+    assert trust["actions"] == ["sts:AssumeRoleWithWebIdentity"]
+    conditions = {c["variable"]: (c["test"], c["values"]) for c in trust["condition"]}
+    assert conditions["token.actions.githubusercontent.com:aud"] == ("StringEquals", ["sts.amazonaws.com"])
+    test, subjects = conditions["token.actions.githubusercontent.com:sub"]
+    assert test == "StringEquals", "no StringLike: a wildcard subject would admit any branch"
+    assert subjects == "${local.github_subjects}"
+    subjects_code = iam.locals["github_subjects"]
+    assert "repo:${var.github_repository}:environment:${var.github_environment}" in subjects_code
+    assert "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}" in subjects_code
+
+
+def test_every_role_trusts_one_service_or_github():
+    for mod, name, document in policy_documents():
+        for statement in statements(document):
+            if not any(a.startswith("sts:AssumeRole") for a in statement.get("actions", [])):
+                continue
+            for principal in statement["principals"]:
+                assert "*" not in principal["identifiers"], f"{mod.name}: {name}"
+            assert statement.get("condition"), f"{mod.name}: {name} trust has no condition"
+
+
+# --- ECS: names, environment and secrets ---------------------------------------------------------
+
+
+def ecs_locals() -> dict:
+    return module("modules/ecs").locals
+
+
+def test_container_names_environment_and_secrets_are_the_binding_ones():
+    local = ecs_locals()
+    tasks = local["tasks"]
+    assert set(tasks) == {"webserver", "daemon", "code-server", "run", "reprocess"}
+    assert {t["container"] for t in tasks.values()} == CONTAINER_NAMES
+    for key in ("webserver", "daemon", "code-server", "run"):
+        assert tasks[key]["container"] == key
+    assert tasks["reprocess"]["container"] == "run"
+    assert set(local["environment"]) == PLAIN_ENVIRONMENT
+    assert set(local["secrets"]) == SECRETS
+    assert local["secrets"]["DAGSTER_PG_PASSWORD"] == "${var.db_master_secret_arn}:password::"
+    assert not PLAIN_ENVIRONMENT & SECRETS
+    environment = local["environment"]
+    assert environment["PIPELINE_STORAGE_URL"] == "s3://${var.data_bucket_name}"
+    assert environment["PIPELINE_LOG_FORMAT"] == "json"
+    assert environment["PIPELINE_ENVIRONMENT"] == "${var.environment}"
+    assert environment["DAGSTER_COMPUTE_LOG_BUCKET"] == "${var.data_bucket_name}"
+    assert environment["DAGSTER_RUN_TASK_DEFINITION"] == "${var.run_task_family}"
+    assert environment["DAGSTER_RUN_SUBNETS"] == '${join(",", var.private_subnet_ids)}'
+    assert environment["DAGSTER_ECS_CLUSTER"] == "${aws_ecs_cluster.this.name}"
+    assert not any("password" in str(v).lower() for k, v in environment.items()), "no secret in plain text"
+
+
+def test_every_container_definition_gets_the_whole_environment():
+    """The container definitions are built from the locals above for every task: one container,
+    named after the task's container, with the full environment and the secret."""
+    ecs = module("modules/ecs")
+    definitions = code_of(ecs_locals()["container_definitions"])
+    assert definitions.startswith("{for key, task in local.tasks : key => [merge(")
+    for fragment in (
+        "name = task.container",
+        "environment = [for name in sort(keys(local.environment)) : {name = name, value = local.environment[name]}]",
+        "secrets = [for name in sort(keys(local.secrets)) : {name = name, valueFrom = local.secrets[name]}]",
+        "readonlyRootFilesystem = var.readonly_root_filesystem",
+        "command = task.command",
+    ):
+        assert fragment in definitions, fragment
+    task_definition = ecs.resources[("aws_ecs_task_definition", "this")]
+    assert task_definition["for_each"] == "${local.tasks}"
+    assert task_definition["container_definitions"] == "${jsonencode(local.container_definitions[each.key])}"
+    assert task_definition["family"] == "${each.value.family}"
+    assert task_definition["requires_compatibilities"] == ["FARGATE"]
+    assert task_definition["network_mode"] == "awsvpc"
+    assert ecs.variables["readonly_root_filesystem"]["default"] is True
+
+
+def resolve(text, local: dict):
+    """Substitute ${local.x} with literal locals and tostring(var.port) with the port default."""
+    ecs = module("modules/ecs")
+    if not isinstance(text, str):
+        return text
+    text = re.sub(r"\$\{local\.(\w+)\}", lambda m: resolve(local[m.group(1)], local), text)
+    return re.sub(r"\$\{tostring\(var\.(\w+)\)\}", lambda m: str(default_of(ecs.variables[m.group(1)])), text)
+
+
+def test_commands_families_and_log_streams():
+    local = ecs_locals()
+    assert local["dagster_home"] == DAGSTER_HOME
+    for key, task in local["tasks"].items():
+        command = task["command"]
+        expected = COMMANDS[key]
+        if expected is None:
+            assert command is None
+        else:
+            assert [resolve(part, local) for part in command] == expected, key
+    families = {key: task["family"] for key, task in local["tasks"].items()}
+    assert families == {
+        "webserver": "${var.name}-webserver",
+        "daemon": "${var.name}-daemon",
+        "code-server": "${var.name}-code-server",
+        "run": "${var.run_task_family}",
+        "reprocess": "${var.reprocess_task_family}",
+    }
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert env.locals["run_task_family"] == "${local.name}-run"
+        assert env.locals["reprocess_task_family"] == "${local.name}-reprocess"
+        assert env.calls["ecs"]["run_task_family"] == "${local.run_task_family}"
+        assert env.calls["ecs"]["reprocess_task_family"] == "${local.reprocess_task_family}"
+        assert env.calls["ecs"]["name"] == "${local.name}"
+    definitions = local["container_definitions"]
+    assert '"awslogs-stream-prefix" = task.container' in definitions
+    assert '"awslogs-group" = var.log_group_name' in definitions
+
+
+def test_services():
+    ecs = module("modules/ecs")
+    cluster = ecs.resources[("aws_ecs_cluster", "this")]
+    assert cluster["name"] == "${var.name}"
+    assert cluster["setting"][0]["name"] == "containerInsights"
+    assert ecs.variables["container_insights"]["default"] in ("enhanced", "enabled")
+    providers = ecs.resources[("aws_ecs_cluster_capacity_providers", "this")]
+    assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
+    services = {n: b for (t, n), b in ecs.resources.items() if t == "aws_ecs_service"}
+    assert {b["name"] for b in services.values()} == {
+        "${var.name}-webserver",
+        "${var.name}-daemon",
+        "${var.name}-code-server",
+    }
+    webserver = services["webserver"]
+    assert webserver["deployment_configuration"][0]["strategy"] == "BLUE_GREEN"
+    balancer = webserver["load_balancer"][0]
+    assert balancer["container_name"] == "webserver"
+    advanced = balancer["advanced_configuration"][0]
+    assert advanced["alternate_target_group_arn"] == "${var.green_target_group_arn}"
+    assert advanced["production_listener_rule"] == "${var.production_listener_rule_arn}"
+    for name in ("daemon", "code_server"):
+        assert services[name]["deployment_configuration"][0]["strategy"] == "ROLLING"
+        breaker = services[name]["deployment_circuit_breaker"][0]
+        assert literal(breaker["enable"]) is True and literal(breaker["rollback"]) is True
+    assert services["daemon"]["desired_count"] == 1
+    assert services["daemon"]["deployment_maximum_percent"] == 100, "never two daemons at once"
+    assert services["code_server"]["service_registries"][0]["registry_arn"] == (
+        "${aws_service_discovery_service.code_server.arn}"
+    )
+    assert ecs.variables["service_discovery_namespace"]["default"] == "pipeline.local"
+    assert ecs.resources[("aws_service_discovery_service", "code_server")]["name"] == "code-server"
+
+
+def test_names_agree_with_deploy_files_and_the_image():
+    """deploy/dagster.yaml reads only variables the task definitions set; deploy/workspace.yaml
+    points at the Cloud Map name; the Dockerfile's DAGSTER_HOME is the one the tasks assume."""
+    dagster_yaml = REPO / "deploy" / "dagster.yaml"
+    workspace = REPO / "deploy" / "workspace.yaml"
+    dockerfile = REPO / "Dockerfile"
+    for path in (dagster_yaml, workspace, dockerfile):
+        assert path.exists(), f"{path.relative_to(REPO)} is missing"
+    config = yaml.safe_load(dagster_yaml.read_text())
+    used = {value for key, value in walk_items(config) if key in ("env", "env_list") and isinstance(value, str)}
+    assert used, "deploy/dagster.yaml reads no environment variable"
+    assert used <= PLAIN_ENVIRONMENT | SECRETS, sorted(used - PLAIN_ENVIRONMENT - SECRETS)
+    assert config["run_launcher"]["config"]["container_name"] == "run"
+    assert config["compute_logs"]["config"]["prefix"] == "compute-logs"
+    (location,) = yaml.safe_load(workspace.read_text())["load_from"]
+    assert location["grpc_server"]["host"] == "code-server.pipeline.local"
+    assert location["grpc_server"]["port"] == 4000
+    assert location["grpc_server"]["location_name"] == "pipeline_project"
+    assert re.search(r"DAGSTER_HOME=/opt/dagster/dagster_home\b", dockerfile.read_text())
+    # scripts/e2e-test.sh reads the bucket and the UI URL from these outputs by default.
+    e2e = REPO / "scripts" / "e2e-test.sh"
+    if e2e.exists():
+        defaults = set(re.findall(r"E2E_TF_\w+_OUTPUT:-(\w+)", e2e.read_text()))
+        for environment in ENVIRONMENTS:
+            outputs = module(f"environments/{environment}").outputs
+            assert defaults <= set(outputs), sorted(defaults - set(outputs))
+
+
+def test_alarms_watch_the_metrics_the_pipeline_emits():
+    from pipeline_project.observability import emf
+
+    assert emf.NAMESPACE == METRIC_NAMESPACE and emf.DIMENSION == "Environment"
+    assert set(emf.METRICS) == METRIC_NAMES
+    obs = module("modules/observability")
+    assert obs.variables["metric_namespace"]["default"] == METRIC_NAMESPACE
+    assert obs.locals["dimensions"] == {"Environment": "${var.environment}"}
+    alarms = {n: b for (t, n), b in obs.resources.items() if t == "aws_cloudwatch_metric_alarm"}
+    no_report = alarms["no_report"]
+    assert no_report["metric_name"] == "ReportsWritten"
+    assert no_report["statistic"] == "Sum" and no_report["period"] == 86400
+    assert no_report["comparison_operator"] == "LessThanThreshold" and no_report["threshold"] == 1
+    assert no_report["treat_missing_data"] == "breaching"
+    assert alarms["run_duration"]["metric_name"] == "RunDurationSeconds"
+    assert alarms["rejection_rate"]["metric_name"] == "RejectionRate"
+    for name in ("no_report", "run_duration", "rejection_rate"):
+        assert alarms[name]["namespace"] == "${local.metric}"
+        assert alarms[name]["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    dashboard = obs.resources[("aws_cloudwatch_dashboard", "this")]["dashboard_body"]
+    assert set(re.findall(r'local\.metric, "(\w+)"', dashboard)) <= METRIC_NAMES
+    log_group = obs.resources[("aws_cloudwatch_log_group", "ecs")]
+    assert log_group["name"] == "/ecs/${var.name}"
+    assert log_group["retention_in_days"] == "${var.log_retention_days}"
+    assert log_group["kms_key_id"] == "${var.kms_key_arn}"
+    assert obs.resources[("aws_sns_topic", "alarms")]["kms_master_key_id"] == "${var.kms_key_arn}"
+    pattern = obs.resources[("aws_cloudwatch_event_rule", "run_task_failed")]["event_pattern"]
+    for fragment in (
+        '"detail-type" = ["ECS Task State Change"]',
+        'lastStatus = ["STOPPED"]',
+        "name = [var.run_container_name]",
+        'exitCode = [{"anything-but" = [0]}]',
+    ):
+        assert fragment in code_of(pattern) or fragment in pattern, fragment
+    assert obs.variables["run_container_name"]["default"] == "run"
+
+
+def test_optional_reprocess_schedule():
+    sched = module("modules/scheduler")
+    assert sched.variables["enabled"]["default"] is False
+    schedule = sched.resources[("aws_scheduler_schedule", "reprocess")]
+    assert schedule["count"] == "${local.instances}"
+    target = schedule["target"][0]
+    assert target["retry_policy"] and target["dead_letter_config"][0]["arn"] == "${aws_sqs_queue.dead_letter[0].arn}"
+    ecs = target["ecs_parameters"][0]
+    assert ecs["launch_type"] == "FARGATE"
+    assert ecs["task_definition_arn"] == "${var.task_definition_arn}"
+    queue = sched.resources[("aws_sqs_queue", "dead_letter")]
+    assert queue["kms_master_key_id"] == "${var.kms_key_arn}"
+    for environment in ENVIRONMENTS:
+        call = module(f"environments/{environment}").calls["scheduler"]
+        assert call["task_definition_arn"] == "${module.ecs.reprocess_task_definition_arn}"
+        assert call["task_role_arn"] == "${module.iam.reprocess_task_role_arn}"

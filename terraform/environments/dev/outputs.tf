@@ -1,0 +1,89 @@
+output "dagster_url" {
+  description = "URL of the Dagster UI (internal load balancer)."
+  value       = module.alb.dagster_url
+}
+
+output "data_bucket" {
+  description = "Data bucket of the environment."
+  value       = module.data_bucket.bucket_id
+}
+
+output "storage_url" {
+  description = "PIPELINE_STORAGE_URL of the environment."
+  value       = module.data_bucket.storage_url
+}
+
+output "ecr_repository_url" {
+  description = "Repository the deploy workflow pushes the image to."
+  value       = module.ecr.repository_url
+}
+
+output "ecs_cluster_name" {
+  description = "ECS cluster (DAGSTER_ECS_CLUSTER)."
+  value       = module.ecs.cluster_name
+}
+
+output "ecs_service_names" {
+  description = "Webserver, daemon and code server services."
+  value       = module.ecs.service_names
+}
+
+output "run_task_definition_family" {
+  description = "Run-worker task definition family (DAGSTER_RUN_TASK_DEFINITION)."
+  value       = module.ecs.run_task_definition_family
+}
+
+output "reprocess_task_definition_arn" {
+  description = "RUN_DATE task definition (ARN without revision) for aws ecs run-task."
+  value       = module.ecs.reprocess_task_definition_arn
+}
+
+output "run_subnet_ids" {
+  description = "Private subnets of run tasks (DAGSTER_RUN_SUBNETS)."
+  value       = module.network.private_subnet_ids
+}
+
+output "run_security_group_id" {
+  description = "Security group of run tasks (DAGSTER_RUN_SECURITY_GROUP)."
+  value       = module.network.run_worker_security_group_id
+}
+
+output "log_group_name" {
+  description = "Log group of every container."
+  value       = module.observability.log_group_name
+}
+
+output "alarm_topic_arn" {
+  description = "Alarm topic (PIPELINE_ALERT_TOPIC_ARN); subscribe on-call here."
+  value       = module.observability.alarm_topic_arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the environment."
+  value       = module.observability.dashboard_name
+}
+
+output "deploy_role_arn" {
+  description = "Role the GitHub deploy workflow assumes (aws-actions/configure-aws-credentials role-to-assume)."
+  value       = module.iam.deploy_role_arn
+}
+
+output "db_address" {
+  description = "PostgreSQL host of the Dagster instance."
+  value       = module.rds.address
+}
+
+output "db_master_secret_arn" {
+  description = "Secrets Manager secret of the database master password (managed by RDS)."
+  value       = module.rds.master_user_secret_arn
+}
+
+output "code_server_address" {
+  description = "gRPC address of the code server (deploy/workspace.yaml)."
+  value       = module.ecs.code_server_address
+}
+
+output "reprocess_dead_letter_queue_url" {
+  description = "Dead-letter queue of the optional reprocess schedule, or null."
+  value       = module.scheduler.dead_letter_queue_url
+}

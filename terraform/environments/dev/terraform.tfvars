@@ -1,0 +1,52 @@
+# dev: small, cheap, easy to tear down. Account-specific values (aws_account_id,
+# github_repository, certificate_arn) and image_tag are supplied at plan time.
+environment          = "dev"
+aws_region           = "eu-west-1"
+availability_zones   = ["eu-west-1a", "eu-west-1b"]
+vpc_cidr             = "10.40.0.0/16"
+alb_ingress_cidrs    = ["10.0.0.0/8"]
+enable_nat_gateway   = false
+single_nat_gateway   = true
+github_deploy_branch = "main"
+cpu_architecture     = "X86_64"
+
+kms_deletion_window_days  = 7
+log_retention_days        = 30
+access_log_retention_days = 90
+deletion_protection       = false
+
+db_instance_class           = "db.t4g.medium"
+db_allocated_storage_gb     = 20
+db_max_allocated_storage_gb = 50
+db_multi_az                 = false
+db_backup_retention_days    = 7
+
+raw_data_infrequent_access_days    = 30
+raw_data_archive_days              = 90
+raw_data_archive_storage_class     = "GLACIER_IR"
+noncurrent_version_expiration_days = 30
+compute_log_expiration_days        = 30
+ecr_keep_last_images               = 20
+
+service_capacity_provider    = "FARGATE_SPOT"
+default_fargate_spot_weight  = 1
+webserver_cpu                = 512
+webserver_memory             = 1024
+daemon_cpu                   = 256
+daemon_memory                = 1024
+code_server_cpu              = 256
+code_server_memory           = 1024
+run_cpu                      = 1024
+run_memory                   = 4096
+run_ephemeral_storage_gib    = 30
+webserver_desired_count      = 1
+code_server_desired_count    = 1
+blue_green_bake_time_minutes = 0
+wait_for_steady_state        = false
+
+run_duration_threshold_seconds = 3600
+rejection_rate_threshold       = 0.2
+alarm_email_addresses          = []
+
+enable_reprocess_schedule     = false
+reprocess_schedule_expression = "cron(0 2 * * ? *)"

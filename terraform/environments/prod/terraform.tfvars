@@ -1,0 +1,52 @@
+# prod: zone-redundant database, deletion protection, longer retention. Account-specific values
+# (aws_account_id, github_repository, certificate_arn) and image_tag are supplied at plan time.
+environment          = "prod"
+aws_region           = "eu-west-1"
+availability_zones   = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+vpc_cidr             = "10.41.0.0/16"
+alb_ingress_cidrs    = ["10.0.0.0/8"]
+enable_nat_gateway   = false
+single_nat_gateway   = false
+github_deploy_branch = null
+cpu_architecture     = "X86_64"
+
+kms_deletion_window_days  = 30
+log_retention_days        = 400
+access_log_retention_days = 400
+deletion_protection       = true
+
+db_instance_class           = "db.m7g.large"
+db_allocated_storage_gb     = 50
+db_max_allocated_storage_gb = 500
+db_multi_az                 = true
+db_backup_retention_days    = 35
+
+raw_data_infrequent_access_days    = 30
+raw_data_archive_days              = 120
+raw_data_archive_storage_class     = "GLACIER_IR"
+noncurrent_version_expiration_days = 90
+compute_log_expiration_days        = 90
+ecr_keep_last_images               = 50
+
+service_capacity_provider    = "FARGATE"
+default_fargate_spot_weight  = 0
+webserver_cpu                = 1024
+webserver_memory             = 2048
+daemon_cpu                   = 512
+daemon_memory                = 2048
+code_server_cpu              = 512
+code_server_memory           = 2048
+run_cpu                      = 2048
+run_memory                   = 8192
+run_ephemeral_storage_gib    = 100
+webserver_desired_count      = 2
+code_server_desired_count    = 2
+blue_green_bake_time_minutes = 10
+wait_for_steady_state        = false
+
+run_duration_threshold_seconds = 2700
+rejection_rate_threshold       = 0.05
+alarm_email_addresses          = []
+
+enable_reprocess_schedule     = false
+reprocess_schedule_expression = "cron(0 2 * * ? *)"

@@ -1,0 +1,43 @@
+output "cluster_name" {
+  description = "Name of the ECS cluster (DAGSTER_ECS_CLUSTER)."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "cluster_arn" {
+  description = "ARN of the ECS cluster."
+  value       = aws_ecs_cluster.this.arn
+}
+
+output "service_names" {
+  description = "Names of the webserver, daemon and code server services."
+  value = {
+    webserver   = aws_ecs_service.webserver.name
+    daemon      = aws_ecs_service.daemon.name
+    code_server = aws_ecs_service.code_server.name
+  }
+}
+
+output "task_definition_arns" {
+  description = "Current task definition ARN (with revision) per task."
+  value       = { for key, definition in aws_ecs_task_definition.this : key => definition.arn }
+}
+
+output "run_task_definition_family" {
+  description = "Family of the run-worker task definition."
+  value       = aws_ecs_task_definition.this["run"].family
+}
+
+output "reprocess_task_definition_arn" {
+  description = "ARN of the RUN_DATE task definition without revision (latest active revision)."
+  value       = aws_ecs_task_definition.this["reprocess"].arn_without_revision
+}
+
+output "code_server_address" {
+  description = "gRPC address of the code server."
+  value       = "code-server.${aws_service_discovery_private_dns_namespace.this.name}:${var.code_server_port}"
+}
+
+output "environment" {
+  description = "Plain environment of every container."
+  value       = local.environment
+}

@@ -1,0 +1,322 @@
+variable "name" {
+  type        = string
+  description = "Environment name prefix (pipeline-<env>): cluster name and prefix of services and task families."
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name (dev, prod), passed to the containers as PIPELINE_ENVIRONMENT."
+}
+
+variable "image_repository_url" {
+  type        = string
+  description = "ECR repository URL of the project image (without tag)."
+}
+
+variable "image_tag" {
+  type        = string
+  description = "Image tag to deploy (the commit SHA pushed by the deploy workflow; tags are immutable)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"
+    error_message = "image_tag must be a valid, immutable Docker tag (for example the commit SHA), never latest."
+  }
+}
+
+variable "cpu_architecture" {
+  type        = string
+  description = "CPU architecture the image is built for (X86_64 or ARM64)."
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the Cloud Map private DNS namespace."
+}
+
+variable "private_subnet_ids" {
+  type        = list(string)
+  description = "Private subnets of every task (also DAGSTER_RUN_SUBNETS for run workers)."
+}
+
+variable "webserver_security_group_id" {
+  type        = string
+  description = "Security group of the webserver tasks."
+}
+
+variable "daemon_security_group_id" {
+  type        = string
+  description = "Security group of the daemon task."
+}
+
+variable "code_server_security_group_id" {
+  type        = string
+  description = "Security group of the code server tasks."
+}
+
+variable "run_security_group_id" {
+  type        = string
+  description = "Security group of run workers and reprocess tasks (DAGSTER_RUN_SECURITY_GROUP)."
+}
+
+variable "execution_role_arn" {
+  type        = string
+  description = "ECS task execution role of every task definition."
+}
+
+variable "webserver_task_role_arn" {
+  type        = string
+  description = "Task role of the webserver."
+}
+
+variable "daemon_task_role_arn" {
+  type        = string
+  description = "Task role of the daemon."
+}
+
+variable "code_server_task_role_arn" {
+  type        = string
+  description = "Task role of the code server."
+}
+
+variable "run_task_role_arn" {
+  type        = string
+  description = "Task role of the run worker."
+}
+
+variable "reprocess_task_role_arn" {
+  type        = string
+  description = "Task role of the RUN_DATE entry."
+}
+
+variable "ecs_infrastructure_role_arn" {
+  type        = string
+  description = "Role ECS assumes to shift ALB traffic during blue/green deployments."
+}
+
+variable "blue_target_group_arn" {
+  type        = string
+  description = "Target group the webserver service starts on."
+}
+
+variable "green_target_group_arn" {
+  type        = string
+  description = "Alternate target group of the webserver's blue/green deployments."
+}
+
+variable "production_listener_rule_arn" {
+  type        = string
+  description = "ALB listener rule whose forward weights ECS shifts during blue/green deployments."
+}
+
+variable "log_group_name" {
+  type        = string
+  description = "CloudWatch log group of every container (/ecs/<name>)."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key for ECS Exec session encryption settings of the cluster."
+}
+
+variable "data_bucket_name" {
+  type        = string
+  description = "Data bucket (PIPELINE_STORAGE_URL s3://<this>, DAGSTER_COMPUTE_LOG_BUCKET)."
+}
+
+variable "alert_topic_arn" {
+  type        = string
+  description = "SNS topic of run-failure alerts (PIPELINE_ALERT_TOPIC_ARN)."
+}
+
+variable "db_host" {
+  type        = string
+  description = "PostgreSQL host (DAGSTER_PG_HOST)."
+}
+
+variable "db_port" {
+  type        = number
+  description = "PostgreSQL port (DAGSTER_PG_PORT)."
+  default     = 5432
+}
+
+variable "db_name" {
+  type        = string
+  description = "PostgreSQL database (DAGSTER_PG_DB)."
+}
+
+variable "db_username" {
+  type        = string
+  description = "PostgreSQL user (DAGSTER_PG_USERNAME)."
+}
+
+variable "db_master_secret_arn" {
+  type        = string
+  description = "RDS-managed master user secret; its password key is injected as DAGSTER_PG_PASSWORD."
+}
+
+variable "run_task_family" {
+  type        = string
+  description = "Family of the run-worker task definition (DAGSTER_RUN_TASK_DEFINITION), <name>-run."
+}
+
+variable "reprocess_task_family" {
+  type        = string
+  description = "Family of the RUN_DATE task definition, <name>-reprocess."
+}
+
+variable "webserver_port" {
+  type        = number
+  description = "Port of dagster-webserver."
+  default     = 3000
+}
+
+variable "code_server_port" {
+  type        = number
+  description = "gRPC port of the code server."
+  default     = 4000
+}
+
+variable "service_discovery_namespace" {
+  type        = string
+  description = "Cloud Map private DNS namespace; the code server is code-server.<this>."
+  default     = "pipeline.local"
+}
+
+variable "container_insights" {
+  type        = string
+  description = "Container Insights mode of the cluster (enhanced or enabled)."
+  default     = "enhanced"
+
+  validation {
+    condition     = contains(["enhanced", "enabled"], var.container_insights)
+    error_message = "container_insights must be enhanced or enabled."
+  }
+}
+
+variable "default_fargate_weight" {
+  type        = number
+  description = "Weight of FARGATE in the cluster's default capacity provider strategy."
+  default     = 1
+}
+
+variable "default_fargate_spot_weight" {
+  type        = number
+  description = "Weight of FARGATE_SPOT in the cluster's default capacity provider strategy (0 disables Spot by default)."
+  default     = 0
+
+  validation {
+    condition     = var.default_fargate_spot_weight >= 0
+    error_message = "default_fargate_spot_weight must not be negative."
+  }
+}
+
+variable "service_capacity_provider" {
+  type        = string
+  description = "Capacity provider of the three long-running services (FARGATE, or FARGATE_SPOT where interruptions are acceptable)."
+  default     = "FARGATE"
+
+  validation {
+    condition     = contains(["FARGATE", "FARGATE_SPOT"], var.service_capacity_provider)
+    error_message = "service_capacity_provider must be FARGATE or FARGATE_SPOT."
+  }
+}
+
+variable "webserver_cpu" {
+  type        = number
+  description = "CPU units of the webserver task."
+  default     = 1024
+}
+
+variable "webserver_memory" {
+  type        = number
+  description = "Memory (MiB) of the webserver task."
+  default     = 2048
+}
+
+variable "daemon_cpu" {
+  type        = number
+  description = "CPU units of the daemon task."
+  default     = 512
+}
+
+variable "daemon_memory" {
+  type        = number
+  description = "Memory (MiB) of the daemon task."
+  default     = 1024
+}
+
+variable "code_server_cpu" {
+  type        = number
+  description = "CPU units of the code server task."
+  default     = 512
+}
+
+variable "code_server_memory" {
+  type        = number
+  description = "Memory (MiB) of the code server task."
+  default     = 1024
+}
+
+variable "run_cpu" {
+  type        = number
+  description = "Default CPU units of run workers and reprocess tasks (runs may ask for more through the ecs/cpu tag)."
+  default     = 1024
+}
+
+variable "run_memory" {
+  type        = number
+  description = "Default memory (MiB) of run workers and reprocess tasks (runs may ask for more through the ecs/memory tag)."
+  default     = 4096
+}
+
+variable "run_ephemeral_storage_gib" {
+  type        = number
+  description = "Ephemeral storage of run workers (21-200 GiB): Parquet inputs are copied to /tmp, files up to PIPELINE_MAX_FILE_BYTES."
+  default     = 50
+
+  validation {
+    condition     = var.run_ephemeral_storage_gib >= 21 && var.run_ephemeral_storage_gib <= 200
+    error_message = "run_ephemeral_storage_gib must be between 21 and 200."
+  }
+}
+
+variable "webserver_desired_count" {
+  type        = number
+  description = "Number of webserver tasks."
+  default     = 1
+}
+
+variable "code_server_desired_count" {
+  type        = number
+  description = "Number of code server tasks."
+  default     = 1
+}
+
+variable "blue_green_bake_time_minutes" {
+  type        = number
+  description = "Minutes the old webserver revision stays ready for an instant rollback after traffic moved to the new one."
+  default     = 5
+
+  validation {
+    condition     = var.blue_green_bake_time_minutes >= 0 && var.blue_green_bake_time_minutes <= 1440
+    error_message = "blue_green_bake_time_minutes must be between 0 and 1440."
+  }
+}
+
+variable "readonly_root_filesystem" {
+  type        = bool
+  description = "Run every container with a read-only root filesystem (writable /tmp, DAGSTER_HOME and DAGSTER_HOME/storage volumes are mounted)."
+  default     = true
+}
+
+variable "wait_for_steady_state" {
+  type        = bool
+  description = "Make terraform apply wait until the services are stable (the deploy workflow can wait itself)."
+  default     = false
+}

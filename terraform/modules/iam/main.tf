@@ -1,0 +1,761 @@
+# IAM of one environment: the ECS execution role, one task role per workload, the ECS
+# infrastructure role for the webserver's blue/green deployments, and the GitHub Actions deploy
+# role. Every statement names its actions (no wildcards) and, wherever the action supports it,
+# its resources.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+data "aws_iam_openid_connect_provider" "github" {
+  url = "https://token.actions.githubusercontent.com"
+}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  ecs_arn              = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
+  cluster_arn          = "${local.ecs_arn}:cluster/${var.cluster_name}"
+  cluster_tasks_arn    = "${local.ecs_arn}:task/${var.cluster_name}/*"
+  run_task_definitions = "${local.ecs_arn}:task-definition/${var.run_task_family}:*"
+  log_streams_arn      = "${var.log_group_arn}:log-stream:*"
+  bucket_arn           = var.data_bucket_arn
+  bucket_kms           = var.data_bucket_kms_key_arn == null ? [] : [var.data_bucket_kms_key_arn]
+  s3_via_service       = "s3.${local.region}.amazonaws.com"
+
+  # Roles the deploy role may hand to new task definition revisions.
+  task_roles = [
+    aws_iam_role.execution.arn,
+    aws_iam_role.webserver.arn,
+    aws_iam_role.daemon.arn,
+    aws_iam_role.code_server.arn,
+    aws_iam_role.run.arn,
+    aws_iam_role.reprocess.arn,
+  ]
+
+  github_subjects = concat(
+    ["repo:${var.github_repository}:environment:${var.github_environment}"],
+    var.github_branch == null ? [] : ["repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"],
+  )
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.ecs_arn}:*"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Execution role: what the ECS agent needs to start any task of the environment.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-ecs-execution"
+  description        = "ECS agent: pull the image, write logs, inject the database password"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrLogin"
+    effect    = "Allow"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "PullTheImage"
+    effect = "Allow"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "WriteContainerLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [var.log_group_arn, local.log_streams_arn]
+  }
+
+  statement {
+    sid       = "ReadDatabasePassword"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.db_master_secret_arn]
+  }
+
+  statement {
+    sid       = "DecryptDatabasePassword"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "ecs-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Run worker: one Fargate task per Dagster run. Reads raw-data/, writes reports/, quarantine/ and
+# compute-logs/, and nothing else (it can never modify or delete raw data).
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "run" {
+  name               = "${var.name}-run-task"
+  description        = "Dagster run worker: read raw-data/, write reports/, quarantine/, compute-logs/"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "run" {
+  statement {
+    sid       = "ListRawDataAndQuarantine"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["raw-data/*", "quarantine/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadRawData"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${local.bucket_arn}/raw-data/*"]
+  }
+
+  statement {
+    sid     = "WriteReportsQuarantineComputeLogs"
+    effect  = "Allow"
+    actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${local.bucket_arn}/reports/*",
+      "${local.bucket_arn}/quarantine/*",
+      "${local.bucket_arn}/compute-logs/*",
+    ]
+  }
+
+  statement {
+    sid       = "ReplaceStaleQuarantineEntries"
+    effect    = "Allow"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.bucket_arn}/quarantine/*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.bucket_kms
+
+    content {
+      sid       = "DataBucketKmsKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.s3_via_service]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "run" {
+  name   = "run-worker"
+  role   = aws_iam_role.run.id
+  policy = data.aws_iam_policy_document.run.json
+}
+
+# The RUN_DATE entry (pipeline-project run) does what a run worker does in-process, then reads
+# the report it just wrote back to print its summary.
+resource "aws_iam_role" "reprocess" {
+  name               = "${var.name}-reprocess-task"
+  description        = "RUN_DATE entry: the run worker's access plus reading back reports/"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "reprocess" {
+  source_policy_documents = [data.aws_iam_policy_document.run.json]
+
+  statement {
+    sid       = "ReadReports"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/reports/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "reprocess" {
+  name   = "reprocess"
+  role   = aws_iam_role.reprocess.id
+  policy = data.aws_iam_policy_document.reprocess.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Webserver and daemon: launch, watch and stop run tasks through the EcsRunLauncher.
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "run_launcher" {
+  statement {
+    sid       = "RunTheRunWorkerTaskDefinition"
+    effect    = "Allow"
+    actions   = ["ecs:RunTask"]
+    resources = [local.run_task_definitions]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "WatchAndStopTasksOfTheCluster"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "TagRunTasksAtLaunch"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = [local.cluster_tasks_arn, local.run_task_definitions]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask", "RegisterTaskDefinition"]
+    }
+  }
+
+  statement {
+    sid       = "TaskDefinitionsAndNetworkLookups"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ec2:DescribeNetworkInterfaces"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadRunLogsOnFailure"
+    effect    = "Allow"
+    actions   = ["logs:GetLogEvents"]
+    resources = [local.log_streams_arn]
+  }
+
+  statement {
+    sid       = "PassOnlyTheRunRoles"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.run.arn, aws_iam_role.execution.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "daemon" {
+  name               = "${var.name}-daemon-task"
+  description        = "Dagster daemon: launch and monitor run tasks"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "daemon" {
+  name   = "run-launcher"
+  role   = aws_iam_role.daemon.id
+  policy = data.aws_iam_policy_document.run_launcher.json
+}
+
+resource "aws_iam_role" "webserver" {
+  name               = "${var.name}-webserver-task"
+  description        = "Dagster webserver: launch and terminate run tasks, show step logs"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "webserver" {
+  source_policy_documents = [data.aws_iam_policy_document.run_launcher.json]
+
+  statement {
+    sid       = "ListComputeLogs"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["compute-logs/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadComputeLogs"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/compute-logs/*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.bucket_kms
+
+    content {
+      sid       = "DataBucketKmsKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.s3_via_service]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "webserver" {
+  name   = "webserver"
+  role   = aws_iam_role.webserver.id
+  policy = data.aws_iam_policy_document.webserver.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Code server: evaluates the sensor and schedule (lists raw-data/ day prefixes to size runs and
+# detect new files), publishes run-failure alerts, writes the tick logs it captures.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "code_server" {
+  name               = "${var.name}-code-server-task"
+  description        = "Dagster code server: list raw-data/, publish alerts, write tick logs"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "code_server" {
+  statement {
+    sid       = "ListRawData"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["raw-data/*"]
+    }
+  }
+
+  statement {
+    sid       = "WriteTickLogs"
+    effect    = "Allow"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.bucket_arn}/compute-logs/*"]
+  }
+
+  statement {
+    sid       = "PublishRunFailureAlerts"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [var.alert_topic_arn]
+  }
+
+  statement {
+    sid       = "EncryptAlertsForTheTopic"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sns.${local.region}.amazonaws.com"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.bucket_kms
+
+    content {
+      sid       = "DataBucketKmsKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.s3_via_service]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "code_server" {
+  name   = "code-server"
+  role   = aws_iam_role.code_server.id
+  policy = data.aws_iam_policy_document.code_server.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# ECS infrastructure role: ECS shifts the webserver's ALB traffic during blue/green deployments.
+# The AWS managed policy is the documented, AWS-maintained permission set for exactly this role.
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "ecs_infrastructure_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "ecs_infrastructure" {
+  name               = "${var.name}-ecs-infrastructure"
+  description        = "ECS: shift ALB traffic between blue and green target groups of the webserver"
+  assume_role_policy = data.aws_iam_policy_document.ecs_infrastructure_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "ecs_infrastructure" {
+  role       = aws_iam_role.ecs_infrastructure.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+}
+
+# ---------------------------------------------------------------------------------------------
+# GitHub Actions deploy role (OIDC). Trusted only for this repository's protected environment
+# (and, where set, its protected branch). It pushes images and rolls them out: terraform apply of
+# a new image tag (read the stack, register task definitions, update services). Changes to the
+# rest of the infrastructure are applied by an administrator, not by CI.
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "deploy_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [data.aws_iam_openid_connect_provider.github.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = local.github_subjects
+    }
+  }
+}
+
+resource "aws_iam_role" "deploy" {
+  name                 = "${var.name}-github-deploy"
+  description          = "GitHub Actions (${var.github_repository}, environment ${var.github_environment}): push images, roll them out"
+  assume_role_policy   = data.aws_iam_policy_document.deploy_assume.json
+  max_session_duration = 3600
+}
+
+data "aws_iam_policy_document" "deploy" {
+  statement {
+    sid       = "EcrLogin"
+    effect    = "Allow"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "PushTheImage"
+    effect = "Allow"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:CompleteLayerUpload",
+      "ecr:DescribeImageScanFindings",
+      "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
+      "ecr:GetDownloadUrlForLayer",
+      "ecr:GetLifecyclePolicy",
+      "ecr:InitiateLayerUpload",
+      "ecr:ListTagsForResource",
+      "ecr:PutImage",
+      "ecr:UploadLayerPart",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "TerraformStateListing"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${var.terraform_state_bucket}"]
+
+    # The S3 backend lists its workspaces under env:/ at init; no such objects exist here.
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.terraform_state_key, "${var.terraform_state_key}.tflock", "env:/", "env:/*"]
+    }
+  }
+
+  statement {
+    sid     = "TerraformStateAndLock"
+    effect  = "Allow"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [
+      "arn:${local.partition}:s3:::${var.terraform_state_bucket}/${var.terraform_state_key}",
+      "arn:${local.partition}:s3:::${var.terraform_state_bucket}/${var.terraform_state_key}.tflock",
+    ]
+  }
+
+  statement {
+    sid    = "RollOutTaskDefinitions"
+    effect = "Allow"
+    actions = [
+      "ecs:DeregisterTaskDefinition",
+      "ecs:DescribeTaskDefinition",
+      "ecs:RegisterTaskDefinition",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "TagNewTaskDefinitions"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = ["${local.ecs_arn}:task-definition/${var.name}-*:*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RegisterTaskDefinition"]
+    }
+  }
+
+  statement {
+    sid       = "UpdateAndWatchServices"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService", "ecs:ListTagsForResource"]
+    resources = [for service in var.service_names : "${local.ecs_arn}:service/${var.cluster_name}/${service}"]
+  }
+
+  statement {
+    sid       = "PassTheTaskRoles"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = local.task_roles
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "PassTheEcsInfrastructureRole"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.ecs_infrastructure.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs.amazonaws.com"]
+    }
+  }
+
+  # terraform plan refreshes every resource of the stack: read-only calls, scoped to the
+  # environment's resources wherever the action supports resource-level permissions.
+  statement {
+    sid    = "RefreshActionsWithoutResourceLevelPermissions"
+    effect = "Allow"
+    actions = [
+      "ec2:DescribeAddresses",
+      "ec2:DescribeAddressesAttribute",
+      "ec2:DescribeAvailabilityZones",
+      "ec2:DescribeFlowLogs",
+      "ec2:DescribeInternetGateways",
+      "ec2:DescribeNatGateways",
+      "ec2:DescribeNetworkAcls",
+      "ec2:DescribePrefixLists",
+      "ec2:DescribeRouteTables",
+      "ec2:DescribeSecurityGroupRules",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeTags",
+      "ec2:DescribeVpcEndpoints",
+      "ec2:DescribeVpcs",
+      "elasticloadbalancing:DescribeCapacityReservation",
+      "elasticloadbalancing:DescribeListenerAttributes",
+      "elasticloadbalancing:DescribeListenerCertificates",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroupAttributes",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "iam:ListOpenIDConnectProviders",
+      "kms:ListAliases",
+      "logs:DescribeLogGroups",
+      "servicediscovery:GetOperation",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "RefreshEnvironmentResources"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:GetDashboard",
+      "cloudwatch:ListTagsForResource",
+      "ecs:DescribeCapacityProviders",
+      "ecs:DescribeClusters",
+      "ecs:ListTagsForResource",
+      "events:DescribeRule",
+      "events:ListTagsForResource",
+      "events:ListTargetsByRule",
+      "iam:GetOpenIDConnectProvider",
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListRolePolicies",
+      "kms:DescribeKey",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListResourceTags",
+      "logs:ListTagsForResource",
+      "ec2:DescribeVpcAttribute",
+      "rds:DescribeDBInstances",
+      "rds:DescribeDBParameterGroups",
+      "rds:DescribeDBParameters",
+      "rds:DescribeDBSubnetGroups",
+      "rds:ListTagsForResource",
+      "route53:GetHostedZone",
+      "route53:ListResourceRecordSets",
+      "scheduler:GetSchedule",
+      "servicediscovery:GetNamespace",
+      "servicediscovery:GetService",
+      "servicediscovery:ListTagsForResource",
+      "sns:GetSubscriptionAttributes",
+      "sns:GetTopicAttributes",
+      "sns:ListTagsForResource",
+      "sqs:GetQueueAttributes",
+      "sqs:ListQueueTags",
+    ]
+    resources = [
+      "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*",
+      "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${var.name}",
+      local.cluster_arn,
+      "${local.ecs_arn}:capacity-provider/*",
+      "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc/*",
+      "${local.ecs_arn}:task-definition/${var.name}-*:*",
+      "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-*",
+      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/*",
+      "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-*",
+      var.kms_key_arn,
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.name}*",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/vpc/${var.name}/*",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/rds/instance/${var.name}-*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:db:${var.name}-*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:pg:${var.name}-*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:subgrp:${var.name}-*",
+      "arn:${local.partition}:route53:::hostedzone/*",
+      "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${var.name}-*",
+      "arn:${local.partition}:servicediscovery:${local.region}:${local.account_id}:namespace/*",
+      "arn:${local.partition}:servicediscovery:${local.region}:${local.account_id}:service/*",
+      "arn:${local.partition}:sns:${local.region}:${local.account_id}:${var.name}-*",
+      "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${var.name}-*",
+    ]
+  }
+
+  statement {
+    sid    = "RefreshEnvironmentBuckets"
+    effect = "Allow"
+    actions = [
+      "s3:ListBucket",
+      "s3:GetAccelerateConfiguration",
+      "s3:GetBucketAcl",
+      "s3:GetBucketCORS",
+      "s3:GetBucketLocation",
+      "s3:GetBucketLogging",
+      "s3:GetBucketNotification",
+      "s3:GetBucketObjectLockConfiguration",
+      "s3:GetBucketOwnershipControls",
+      "s3:GetBucketPolicy",
+      "s3:GetBucketPublicAccessBlock",
+      "s3:GetBucketRequestPayment",
+      "s3:GetBucketTagging",
+      "s3:GetBucketVersioning",
+      "s3:GetBucketWebsite",
+      "s3:GetEncryptionConfiguration",
+      "s3:GetLifecycleConfiguration",
+      "s3:GetReplicationConfiguration",
+    ]
+    resources = ["arn:${local.partition}:s3:::${var.name}-*"]
+  }
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  name   = "push-and-roll-out"
+  role   = aws_iam_role.deploy.id
+  policy = data.aws_iam_policy_document.deploy.json
+}
