@@ -35,9 +35,7 @@ SETTINGS = {
         Setting("PIPELINE_FRESHNESS_DEADLINE_CRON", "0 6 * * *", "Yesterday's report must exist by this tick (UTC)."),
         Setting("PIPELINE_BACKFILL_BATCH_DAYS", "7", "Days per run when a backfill covers many partitions."),
         Setting("PIPELINE_SENSOR_INTERVAL_SECONDS", "60", "Seconds between raw-data sensor ticks."),
-        Setting(
-            "PIPELINE_SENSOR_LOOKBACK_DAYS", "3", "Day prefixes (yesterday backwards) the sensor lists."
-        ),
+        Setting("PIPELINE_SENSOR_LOOKBACK_DAYS", "3", "Day prefixes (yesterday backwards) the sensor lists."),
         Setting("PIPELINE_SENSOR_QUIET_SECONDS", "600", "A day without _SUCCESS is ready once unchanged this long."),
         Setting(
             "PIPELINE_ECS_SIZE_TIERS",
