@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PIPELINE_STORAGE_URL ?= $(CURDIR)/.lake
 
-.PHONY: install tools test lint demo dev clean
+.PHONY: install tools test lint demo dev clean bench
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,17 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+# The benchmark (docs/performance.md): one generated day, computed by the pipeline, DuckDB and pandas.
+# make bench BENCH_SIZE_MB=1024 BENCH_FORMAT=parquet; BENCH_SCALE=1 also runs the scale benchmarks
+# (sensor over 100k objects, tiny-day overhead, a year's backfill through dagster dev).
+BENCH_SIZE_MB ?= 256
+BENCH_FORMAT ?= csv
+BENCH_SEED ?= 0
+bench: install
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/pipeline-project bench --size-mb $(BENCH_SIZE_MB) --format $(BENCH_FORMAT) --seed $(BENCH_SEED)
+	@if [ -n "$(BENCH_SCALE)" ]; then $(BIN)/python -m pytest pipeline_project_tests/bench -m benchmark -q -p no:logging; fi
 
 clean:
 	rm -rf $(VENV) .tools .lake .dagster_home .pytest_cache .ruff_cache

@@ -45,6 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--rows", type=int, default=1000, help="rows per day (default 1000)")
     sample.add_argument("--files", type=int, default=3, help="files per day (default 3)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    bench = commands.add_parser(
+        "bench",
+        help="generate one day of raw data locally; time the pipeline, DuckDB and pandas on it; compare the reports",
+        description="Prints a table, the throughput ratios and, as the last line, one JSON object. "
+        "Exits non-zero when the three reports disagree.",
+    )
+    bench.add_argument("--size-mb", type=float, default=256, help="MiB of raw data to generate (default 256)")
+    bench.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv", help="file format (default csv)")
+    bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    bench.add_argument(
+        "--workdir", help="keep (and reuse) the data in this folder; default: a temporary folder, removed afterwards"
+    )
+    bench.add_argument(
+        "--engines", default="pipeline,duckdb,pandas", help="comma-separated subset (default pipeline,duckdb,pandas)"
+    )
     return parser
 
 
@@ -156,6 +172,17 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline_project.bench import run_bench
+
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    if args.size_mb <= 0:
+        raise UsageError("--size-mb must be more than 0")
+    if not engines or any(e not in ("pipeline", "duckdb", "pandas") for e in engines):
+        raise UsageError("--engines takes a comma-separated subset of pipeline,duckdb,pandas")
+    return run_bench(args.size_mb, args.format, args.seed, args.workdir, engines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from dagster import BetaWarning, PreviewWarning
@@ -165,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=PreviewWarning)
     debug = args.debug or os.environ.get("PIPELINE_DEBUG") == "1"
     try:
-        return {"run": cmd_run, "sample-data": cmd_sample_data}[args.command](args)
+        return {"run": cmd_run, "sample-data": cmd_sample_data, "bench": cmd_bench}[args.command](args)
     except (UsageError, InvalidDay) as exc:
         print(f"pipeline-project: {exc}", file=sys.stderr)
         return 2

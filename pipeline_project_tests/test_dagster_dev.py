@@ -56,7 +56,8 @@ def _wait(predicate, timeout: float, what: str):
 
 
 @contextlib.contextmanager
-def _dagster_dev(tmp_path, local_url):
+def _dagster_dev(tmp_path, local_url, **settings: str):
+    """`dagster dev` on a free loopback port over a local lake; yields the GraphQL URL."""
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -68,6 +69,7 @@ def _dagster_dev(tmp_path, local_url):
         "PIPELINE_SENSOR_INTERVAL_SECONDS": "5",
         "PIPELINE_SCHEDULE_CRON": "* * * * *",
         "PIPELINE_BACKFILL_BATCH_DAYS": "2",
+        **settings,
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
     log = (tmp_path / "dagster-dev.log").open("w")
@@ -89,7 +91,7 @@ def _dagster_dev(tmp_path, local_url):
             return None
 
     try:
-        _wait(up, 120, "the webserver")
+        _wait(up, 180, "the webserver")
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
