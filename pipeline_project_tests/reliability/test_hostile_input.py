@@ -77,14 +77,19 @@ def test_hostile_dates_are_refused_before_any_io(no_io, monkeypatch, capsys, bad
     assert "Traceback" not in err
 
 
+# The benchmark starts each engine in its own process (an argv list of internal values, no shell).
+SUBPROCESS_ALLOWED = {"bench/runner.py"}
+
+
 def test_no_code_path_can_reach_a_shell_or_eval():
-    """Object keys and input values are data: nothing in the package spawns a shell or evaluates text."""
-    forbidden = re.compile(r"\b(subprocess|os\.system|os\.popen|shell=True|eval\(|exec\(|pickle|yaml\.load\()")
+    """Object keys and input values are data: nothing in the package runs a shell or evaluates text."""
+    forbidden = re.compile(r"\b(os\.system|os\.popen|shell=True|eval\(|exec\(|pickle|yaml\.load\()")
     offenders = [
         f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}"
         for path in PACKAGE.rglob("*.py")
         for n, line in enumerate(path.read_text().splitlines(), start=1)
         if forbidden.search(line)
+        or ("subprocess" in line and path.relative_to(PACKAGE).as_posix() not in SUBPROCESS_ALLOWED)
     ]
     assert offenders == []
 
