@@ -157,7 +157,6 @@ def _join(*parts) -> pa.Array:
 # Lookup tables: a take() per column is far faster than formatting timestamps row by row.
 _HMS = pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)])
 _MILLIS = pa.array([f"{n:03d}" for n in range(1000)])
-_SIX = pa.array([f"{n:06d}" for n in range(1_000_000)])
 
 
 def _timestamps(day: str, ms: np.ndarray, separator: str = "T", fraction: str = "ms") -> pa.Array:
@@ -171,7 +170,7 @@ def _timestamps(day: str, ms: np.ndarray, separator: str = "T", fraction: str = 
     if fraction == "ms":
         parts += [".", pc.take(_MILLIS, pa.array(in_day % 1000))]
     elif fraction == "us":
-        parts += [".", pc.take(_SIX, pa.array((in_day % 1000) * 1000 + (ms % 997)))]
+        parts += [".", pc.take(_MILLIS, pa.array(in_day % 1000)), pc.take(_MILLIS, pa.array(ms % 997))]
     return _join(*parts)
 
 
