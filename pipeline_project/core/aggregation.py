@@ -1,7 +1,10 @@
 """Day aggregation: rows in, exact totals out.
 
-A file's rows are tallied on their own and merged into the day only once the whole file has
-been read, because a file found unreadable half-way contributes no records at all.
+Scanning (ShardScanner) counts what each file holds and spills its valid rows to partition files
+(dedupe.py); a file's counts join the shard only once the whole file has been read, because a
+file found unreadable half-way contributes no records at all (its spilled rows are excluded when
+the day is resolved). summarize() turns one or more shards' scans plus the resolution of their
+spilled rows into the report's numbers.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO
 
+import pyarrow as pa
+
+from pipeline_project.core.columnar import VALID_SCHEMA
 from pipeline_project.core.contract import EVENT_TYPES, REQUIRED_COLUMNS, ROW_REASONS
+from pipeline_project.core.csv_blocks import BlockRows
+from pipeline_project.core.dedupe import SPILL_SCHEMA, PartitionWriter, Resolved
 from pipeline_project.core.readers import RawRow
 from pipeline_project.core.validation import validate
 
 _SPOOL_BYTES = 8 << 20
+_BATCH_ROWS = 65_536
+_INT64_MAX = (1 << 63) - 1
+_TYPE_CODES = {kind: n for n, kind in enumerate(EVENT_TYPES)}
 
 
 @dataclass
@@ -39,98 +50,119 @@ class InputFile:
 
 
 @dataclass
-class Totals:
-    read: int = 0
-    valid: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    rejected_by_reason: Counter = field(default_factory=Counter)
-    events_by_type: Counter = field(default_factory=Counter)
-    hourly: list[int] = field(default_factory=lambda: [0] * 24)
-    # currency -> [gross cents, refund cents]
-    revenue_cents: dict[str, list[int]] = field(default_factory=dict)
+class ScanCounts:
+    """A shard's row counts before de-duplication; picklable, so it can cross process boundaries."""
 
-    def merge(self, other: Totals) -> None:
-        self.read += other.read
-        self.valid += other.valid
-        self.rejected += other.rejected
-        self.duplicates += other.duplicates
-        self.rejected_by_reason.update(other.rejected_by_reason)
-        self.events_by_type.update(other.events_by_type)
-        self.hourly = [a + b for a, b in zip(self.hourly, other.hourly, strict=True)]
-        for currency, (gross, refunds) in other.revenue_cents.items():
-            sums = self.revenue_cents.setdefault(currency, [0, 0])
-            sums[0] += gross
-            sums[1] += refunds
+    read: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    valid_by_file: dict[int, int] = field(default_factory=dict)  # day file index -> valid rows spilled
+    excluded_files: list[int] = field(default_factory=list)  # spilled, then quarantined
 
 
 class FileTally:
-    """One file's rows, kept apart from the day until the file has been read to the end."""
+    """One file's rows, kept apart from the shard until the file has been read to the end."""
 
-    def __init__(self, day: DayAggregator, entry: InputFile):
-        self._day = day
+    def __init__(self, scanner: ShardScanner, entry: InputFile, index: int):
+        self._scanner = scanner
         self.entry = entry
-        self.totals = Totals()
-        self.event_ids: set[str] = set()
-        self.users: set[str] = set()
+        self.index = index
+        self.read = 0
+        self.rejected_by_reason: Counter = Counter()
+        self.valid = 0
         self.rejected_rows: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+        self._pending: list[tuple] = []
 
     def add(self, row: RawRow) -> None:
-        totals = self.totals
-        totals.read += 1
+        """One row from the row path (JSONL, Parquet, CSV that is not plain)."""
+        self.read += 1
         result = "malformed_row" if row.values is None else validate(*row.values)
         if isinstance(result, str):
-            totals.rejected += 1
-            totals.rejected_by_reason[result] += 1
-            self._quarantine_row(row, result)
+            self.rejected_by_reason[result] += 1
+            self._quarantine_row(row.row_number, result, _content(row))
             return
-        if result.event_id in self.event_ids or result.event_id in self._day.event_ids:
-            totals.duplicates += 1
-            return
-        self.event_ids.add(result.event_id)
-        totals.valid += 1
-        totals.events_by_type[result.event_type] += 1
-        totals.hourly[result.utc_hour] += 1
-        self.users.add(result.user_id)
-        if result.currency is not None:
-            sums = totals.revenue_cents.setdefault(result.currency, [0, 0])
-            sums[0 if result.event_type == "purchase" else 1] += result.amount_cents
+        self._pending.append(result)
+        if len(self._pending) >= _BATCH_ROWS:
+            self.flush()
 
-    def _quarantine_row(self, row: RawRow, reason: str) -> None:
-        content = row.content
-        if content is None:
-            content = json.dumps(dict(zip(REQUIRED_COLUMNS, row.values or (), strict=False)), ensure_ascii=False)
+    def add_block(self, rows: BlockRows, parts: list[tuple[int, pa.RecordBatch]]) -> None:
+        """A parsed plain CSV block; parts is its valid rows split by partition (see spill_parts)."""
+        self.flush()
+        self.read += rows.read
+        for line, reason, content in rows.rejected:
+            self.rejected_by_reason[reason] += 1
+            self._quarantine_row(line, reason, content)
+        self.valid += rows.valid.num_rows
+        self._scanner.spill.write_parts(parts)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        batch = _records_batch(records)
+        self.valid += batch.num_rows
+        self._scanner.spill.write(self.spill_batch(batch))
+
+    def spill_batch(self, valid: pa.RecordBatch) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays(
+            [*valid.columns, pa.array([self.index] * valid.num_rows, pa.int32())], schema=SPILL_SCHEMA
+        )
+
+    def _quarantine_row(self, row_number: int, reason: str, content: str) -> None:
         line = {
             "key": self.entry.key,
             "version_id": self.entry.version_id,
-            "row_number": row.row_number,
+            "row_number": row_number,
             "reason": reason,
             "content": content,
         }
         self.rejected_rows.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
 
 
-class DayAggregator:
-    """The day's inputs and totals; rejected rows accumulate in a local spool for the quarantine."""
+def _content(row: RawRow) -> str:
+    if row.content is not None:
+        return row.content
+    return json.dumps(dict(zip(REQUIRED_COLUMNS, row.values or (), strict=False)), ensure_ascii=False)
 
-    def __init__(self):
+
+def _records_batch(records: list) -> pa.RecordBatch:
+    cents = [r.amount_cents if r.amount_cents <= _INT64_MAX else 0 for r in records]
+    big = [str(r.amount_cents) if r.amount_cents > _INT64_MAX else None for r in records]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([r.event_id.encode("utf-8", "surrogatepass") for r in records], pa.binary()),
+            pa.array([r.user_id.encode("utf-8", "surrogatepass") for r in records], pa.binary()),
+            pa.array([_TYPE_CODES[r.event_type] for r in records], pa.int8()),
+            pa.array([r.utc_hour for r in records], pa.int8()),
+            pa.array([r.currency for r in records], pa.string()),
+            pa.array(cents, pa.int64()),
+            pa.array(big, pa.string()),
+        ],
+        schema=VALID_SCHEMA,
+    )
+
+
+class ShardScanner:
+    """The files of one shard (or of a whole day), in order: counts, rejected rows, spilled valid rows."""
+
+    def __init__(self, spill_directory: str, partitions: int):
         self.inputs: list[InputFile] = []
-        self.totals = Totals()
-        self.event_ids: set[str] = set()
-        self.users: set[str] = set()
+        self.counts = ScanCounts()
+        self.spill = PartitionWriter(spill_directory, partitions, SPILL_SCHEMA, "event_id")
         self.rejected_rows: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
 
-    def start_file(self, entry: InputFile) -> FileTally:
-        return FileTally(self, entry)
+    def start_file(self, entry: InputFile, index: int) -> FileTally:
+        return FileTally(self, entry, index)
 
     def commit(self, tally: FileTally) -> None:
-        entry = tally.entry
-        t = tally.totals
-        entry.records_read, entry.records_valid = t.read, t.valid
-        entry.records_rejected, entry.records_duplicates = t.rejected, t.duplicates
-        self.totals.merge(t)
-        self.event_ids |= tally.event_ids
-        self.users |= tally.users
+        tally.flush()
+        entry, counts = tally.entry, self.counts
+        rejected = sum(tally.rejected_by_reason.values())
+        entry.records_read, entry.records_rejected = tally.read, rejected
+        counts.read += tally.read
+        counts.rejected += rejected
+        counts.rejected_by_reason.update(tally.rejected_by_reason)
+        counts.valid_by_file[tally.index] = tally.valid
         tally.rejected_rows.seek(0)
         while chunk := tally.rejected_rows.read(1 << 20):
             self.rejected_rows.write(chunk)
@@ -138,29 +170,56 @@ class DayAggregator:
         self.inputs.append(entry)
 
     def quarantine(self, entry: InputFile, reason: str, detail: str, tally: FileTally | None = None) -> None:
-        """The whole file is set aside: none of its rows count."""
+        """The whole file is set aside: none of its rows count, including any already spilled."""
         if tally is not None:
             tally.rejected_rows.close()
+            if tally.valid:  # rows not yet flushed are simply dropped
+                self.counts.excluded_files.append(tally.index)
         entry.status, entry.reason, entry.detail = "quarantined", reason, detail
         self.inputs.append(entry)
 
-    def summary(self) -> dict:
-        t = self.totals
-        return {
-            "records": {"read": t.read, "valid": t.valid, "rejected": t.rejected, "duplicates": t.duplicates},
-            "rejected_by_reason": {reason: t.rejected_by_reason[reason] for reason in ROW_REASONS},
-            "events_by_type": {kind: t.events_by_type[kind] for kind in EVENT_TYPES},
-            "unique_users": len(self.users),
-            "hourly_events": list(t.hourly),
-            "revenue": {
-                currency: {
-                    "gross": format_cents(gross),
-                    "refunds": format_cents(refunds),
-                    "net": format_cents(gross - refunds),
-                }
-                for currency, (gross, refunds) in sorted(t.revenue_cents.items())
-            },
-        }
+    def finish(self) -> list[int]:
+        """Closes the spill; returns the partitions that hold rows."""
+        return self.spill.close()
+
+
+def summarize(inputs: list[InputFile], counts: list[ScanCounts], resolved: Resolved, day_indexes: list[int]) -> dict:
+    """The report's numbers from every shard's scan (in day order) and the spilled rows' resolution.
+
+    day_indexes[n] is inputs[n]'s index among the day's files; each processed file's valid and
+    duplicate counts are filled in here, now that first occurrences are known.
+    """
+    read = sum(c.read for c in counts)
+    rejected = sum(c.rejected for c in counts)
+    by_reason: Counter = Counter()
+    valid_by_file: dict[int, int] = {}
+    for c in counts:
+        by_reason.update(c.rejected_by_reason)
+        valid_by_file.update(c.valid_by_file)
+    for entry, index in zip(inputs, day_indexes, strict=True):
+        if entry.status == "processed":
+            entry.records_duplicates = resolved.duplicates_by_file.get(index, 0)
+            entry.records_valid = valid_by_file.get(index, 0) - entry.records_duplicates
+    return {
+        "records": {
+            "read": read,
+            "valid": resolved.valid,
+            "rejected": rejected,
+            "duplicates": sum(resolved.duplicates_by_file.values()),
+        },
+        "rejected_by_reason": {reason: by_reason[reason] for reason in ROW_REASONS},
+        "events_by_type": dict(zip(EVENT_TYPES, resolved.events_by_type, strict=True)),
+        "unique_users": resolved.unique_users,
+        "hourly_events": list(resolved.hourly),
+        "revenue": {
+            currency: {
+                "gross": format_cents(gross),
+                "refunds": format_cents(refunds),
+                "net": format_cents(gross - refunds),
+            }
+            for currency, (gross, refunds) in sorted(resolved.revenue_cents.items())
+        },
+    }
 
 
 def format_cents(cents: int) -> str:

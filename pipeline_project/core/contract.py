@@ -23,6 +23,7 @@ FILE_REASONS = ("unsupported_format", "unreadable_file", "missing_columns", "too
 RAW_PREFIX = "raw-data"
 REPORTS_PREFIX = "reports"
 QUARANTINE_PREFIX = "quarantine"
+WORK_PREFIX = "work"  # a sharded run's intermediate files, removed when its report is written
 SUCCESS_MARKER = "_SUCCESS"
 
 # Longest suffix first so ".csv.gz" wins over a plain ".gz" lookup.

@@ -8,6 +8,7 @@ a file's rows as tentative until the reader is exhausted.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -18,11 +19,13 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
 from pipeline_project.core.contract import REQUIRED_COLUMNS
+from pipeline_project.core.csv_blocks import CsvBlock, is_plain
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 65_536
@@ -78,30 +81,122 @@ def read_rows(
     Text is read chunk_bytes at a time and Parquet batch_rows rows at a time; neither changes
     the rows, only how much is held at once.
     """
-    try:
+    with _file_errors():
         if fmt == "parquet":
             yield from _parquet_rows(stream, batch_rows)
             return
-        if fmt.endswith(".gz"):
-            stream = gzip.GzipFile(fileobj=stream, mode="rb")
-        limited = io.BufferedReader(_LimitedReader(stream, max_bytes), buffer_size=chunk_bytes)
+        limited = io.BufferedReader(_text_source(fmt, stream, max_bytes), buffer_size=chunk_bytes)
         if fmt.startswith("csv"):
             yield from _csv_rows(limited)
         else:
             yield from _jsonl_rows(limited)
+
+
+def read_csv_items(
+    fmt: str, stream: BinaryIO, max_bytes: int, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[CsvBlock | RawRow]:
+    """A CSV file's rows as plain blocks of lines (csv_blocks) while they last, then as RawRows.
+
+    Together they are exactly read_rows' rows: same line numbers, same values, same rejections.
+    """
+    with _file_errors():
+        yield from _csv_items(_text_source(fmt, stream, max_bytes), chunk_bytes)
+
+
+@contextlib.contextmanager
+def _file_errors():
+    try:
+        yield
     except UnicodeDecodeError as exc:
         raise FileRejected("unreadable_file", f"not valid UTF-8 at byte {exc.start} of a chunk") from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise FileRejected("unreadable_file", f"corrupt gzip: {exc}") from None
 
 
+def _text_source(fmt: str, stream: BinaryIO, max_bytes: int) -> _LimitedReader:
+    if fmt.endswith(".gz"):
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    return _LimitedReader(stream, max_bytes)
+
+
+class _Chain(io.RawIOBase):
+    """Bytes already read, then the rest of the stream: hands a file over to the row path."""
+
+    def __init__(self, head: bytes, rest: io.RawIOBase):
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._rest.readinto(buffer)
+
+
+def _csv_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[CsvBlock | RawRow]:
+    def row_path(head: bytes, header: tuple[tuple[int, ...], int] | None, first_line: int) -> Iterator[RawRow]:
+        text = io.BufferedReader(_Chain(head, raw), buffer_size=max(chunk_bytes, io.DEFAULT_BUFFER_SIZE))
+        return _csv_rows(text, header, first_line)
+
+    buf, eof = b"", False
+    while b"\n" not in buf and not eof and len(buf) <= CSV_FIELD_LIMIT:
+        chunk = raw.read(chunk_bytes)
+        eof = not chunk
+        buf += chunk
+    body = buf.removeprefix(b"\xef\xbb\xbf")
+    line, _, rest = body.partition(b"\n")
+    names = line.decode("ascii", "replace").split(",")
+    if b"\n" not in body or not is_plain(line) or not line.strip():
+        yield from row_path(buf, None, 1)  # anything unusual about the header: the row path decides
+        return
+    header = [name.strip() for name in names]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise FileRejected("missing_columns", "header lacks " + ", ".join(missing))
+    positions, width = tuple(header.index(c) for c in REQUIRED_COLUMNS), len(header)
+    buf, line_number = rest, 2
+    while True:
+        cut = buf.rfind(b"\n")
+        if not eof and (cut < 0 or len(buf) < chunk_bytes):
+            if cut < 0 and len(buf) > CSV_FIELD_LIMIT:
+                yield from row_path(buf, (positions, width), line_number)
+                return
+            chunk = raw.read(chunk_bytes)
+            eof = not chunk
+            buf += chunk
+            continue
+        if eof and cut != len(buf) - 1 and buf:
+            block, buf = buf + b"\n", b""  # the last line may lack its newline
+        elif cut < 0:
+            return
+        else:
+            block, buf = buf[: cut + 1], buf[cut + 1 :]
+        if not is_plain(block) or _longest_line(block) > CSV_FIELD_LIMIT:
+            yield from row_path(block + buf, (positions, width), line_number)
+            return
+        yield CsvBlock(block, line_number, positions, width)
+        line_number += block.count(b"\n")
+
+
+def _longest_line(block: bytes) -> int:
+    if len(block) <= CSV_FIELD_LIMIT:
+        return len(block)
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
+    return int(np.diff(ends, prepend=-1).max())
+
+
 class _LineCapture:
     """Feeds csv.reader line by line and remembers the lines of the current record."""
 
-    def __init__(self, text: io.TextIOBase):
+    def __init__(self, text: io.TextIOBase, first_line: int = 1):
         self._text = text
         self.record: list[str] = []
-        self.line_number = 0
+        self.line_number = first_line - 1
 
     def __iter__(self):
         return self
@@ -137,11 +232,14 @@ def _is_blank(fields: list[str]) -> bool:
     return not fields or (len(fields) == 1 and not fields[0].strip())
 
 
-def _csv_rows(binary: BinaryIO) -> Iterator[RawRow]:
-    lines = _LineCapture(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+def _csv_rows(
+    binary: BinaryIO, header: tuple[tuple[int, ...], int] | None = None, first_line: int = 1
+) -> Iterator[RawRow]:
+    """Rows from the start of a file, or (header given) from first_line on, past the header."""
+    encoding = "utf-8-sig" if header is None else "utf-8"  # a BOM counts only at the very start
+    lines = _LineCapture(io.TextIOWrapper(binary, encoding=encoding, newline=""), first_line)
     reader = csv.reader(lines, strict=True)
-    positions: list[int] | None = None
-    width = 0
+    positions, width = header or (None, 0)
     while True:
         start = lines.line_number + 1
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline_project.core.aggregation import DayAggregator
+from pipeline_project.core.aggregation import InputFile
 from pipeline_project.core.contract import REPORT_VERSION, ROW_REASONS
 
 _INPUT_FIELDS = (
@@ -30,10 +30,11 @@ def build_report(
     run_id: str,
     generated_at: str,
     source: str,
-    day: DayAggregator,
+    inputs: list[InputFile],
+    summary: dict,
     quarantine: dict,
 ) -> dict:
-    inputs = [{name: getattr(entry, name) for name in _INPUT_FIELDS} for entry in day.inputs]
+    inputs = [{name: getattr(entry, name) for name in _INPUT_FIELDS} for entry in inputs]
     files = {
         "considered": len(inputs),
         "processed": sum(1 for i in inputs if i["status"] == "processed"),
@@ -47,7 +48,7 @@ def build_report(
         "source": source,
         "inputs": inputs,
         "files": files,
-        **day.summary(),
+        **summary,
         "quarantine": quarantine,
     }
 

@@ -1,0 +1,202 @@
+"""Exact de-duplication and distinct users in bounded memory, by spilling to local disk.
+
+Valid rows are appended, in (file, row) order, to one of N Arrow files chosen by a hash of the
+event id, so every occurrence of an id lands in the same file and in order. Resolving one file
+at a time then finds each id's first occurrence exactly, holding only 1/N of the day. The users
+of first occurrences are spilled again by a hash of the user id and counted per file, so the
+distinct count is exact too. Shards of a day write their own files; resolving reads a
+partition's files in shard order, which is the day's order again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline_project.core.columnar import VALID_SCHEMA
+from pipeline_project.core.contract import EVENT_TYPES
+
+SPILL_SCHEMA = VALID_SCHEMA.append(pa.field("file", pa.int32()))
+_USERS = pa.schema([("user_id", pa.binary())])
+TARGET_PARTITION_BYTES = 64 << 20  # of raw input per partition: a few hundred MB to resolve, at most
+MAX_PARTITIONS = 4096
+_MONEY = [n for n, kind in enumerate(EVENT_TYPES) if kind in ("purchase", "refund")]
+_PURCHASE = EVENT_TYPES.index("purchase")
+_INT64_MAX = (1 << 63) - 1
+# Per-position multipliers of the spill hash; fixed so every shard and task agrees.
+_MULTIPLIERS = np.random.default_rng(20250615).integers(1, 1 << 62, 64, dtype=np.uint64) | np.uint64(1)
+
+
+def partitions_for(input_bytes: int) -> int:
+    return int(min(MAX_PARTITIONS, max(1, -(-input_bytes // TARGET_PARTITION_BYTES))))
+
+
+def partition_of(values: pa.Array, partitions: int) -> np.ndarray:
+    """A stable partition number per string: a position-weighted sum of its bytes."""
+    if partitions == 1:
+        return np.zeros(len(values), np.int64)
+    if not (pa.types.is_binary(values.type) or pa.types.is_string(values.type)):
+        values = values.cast(pa.binary())
+    _validity, offsets, data = values.buffers()
+    offs = np.frombuffer(offsets, np.int32, len(values) + 1, values.offset * 4).astype(np.int64)
+    raw = np.frombuffer(data, np.uint8)[offs[0] : offs[-1]] if data is not None else np.zeros(0, np.uint8)
+    starts, lengths = offs[:-1] - offs[0], np.diff(offs)
+    position = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
+    weighted = (raw.astype(np.uint64) + np.uint64(1)) * _MULTIPLIERS[position % len(_MULTIPLIERS)]
+    sums = np.zeros(len(values), np.uint64)
+    nonempty = lengths > 0
+    if len(raw):
+        sums[nonempty] = np.add.reduceat(weighted, starts[nonempty])
+    mixed = (sums ^ (sums >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
+    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+class PartitionWriter:
+    """Appends record batches to N Arrow stream files, routing each row by a key column."""
+
+    def __init__(self, directory: str, partitions: int, schema: pa.Schema, key: str):
+        self.directory = directory
+        self.partitions = partitions
+        self._schema = schema
+        self._key = key
+        self._sinks: dict[int, tuple[pa.OSFile, pa.ipc.RecordBatchStreamWriter]] = {}
+        os.makedirs(directory, exist_ok=True)
+
+    def path(self, partition: int) -> str:
+        return os.path.join(self.directory, f"part-{partition:04d}.arrow")
+
+    def split(self, batch: pa.RecordBatch) -> list[tuple[int, pa.RecordBatch]]:
+        """(partition, rows) pieces of a batch, rows in their original order; safe in any thread."""
+        if batch.num_rows == 0:
+            return []
+        target = partition_of(batch.column(self._key), self.partitions)
+        order = np.argsort(target, kind="stable")
+        counts = np.bincount(target, minlength=self.partitions)
+        ordered = batch.take(pa.array(order))
+        parts, start = [], 0
+        for partition in np.flatnonzero(counts).tolist():
+            parts.append((partition, ordered.slice(start, int(counts[partition]))))
+            start += int(counts[partition])
+        return parts
+
+    def write_parts(self, parts: list[tuple[int, pa.RecordBatch]]) -> None:
+        for partition, rows in parts:
+            self._sink(partition).write_batch(rows)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.write_parts(self.split(batch))
+
+    def _sink(self, partition: int) -> pa.ipc.RecordBatchStreamWriter:
+        if partition not in self._sinks:
+            file = pa.OSFile(self.path(partition), "wb")
+            self._sinks[partition] = (file, pa.ipc.new_stream(file, self._schema))
+        return self._sinks[partition][1]
+
+    def close(self) -> list[int]:
+        """Closes every file; returns the partitions that hold rows."""
+        for file, writer in self._sinks.values():
+            writer.close()
+            file.close()
+        written = sorted(self._sinks)
+        self._sinks.clear()
+        return written
+
+
+def read_partition(paths: Iterable[str], schema: pa.Schema) -> pa.Table:
+    tables = []
+    for path in paths:
+        with pa.OSFile(path, "rb") as file:
+            tables.append(pa.ipc.open_stream(file).read_all())
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+@dataclass
+class Resolved:
+    """What a day's first occurrences add up to, and each file's duplicates."""
+
+    valid: int = 0
+    duplicates_by_file: Counter = field(default_factory=Counter)
+    events_by_type: list[int] = field(default_factory=lambda: [0] * len(EVENT_TYPES))
+    hourly: list[int] = field(default_factory=lambda: [0] * 24)
+    revenue_cents: dict[str, list[int]] = field(default_factory=dict)  # currency -> [gross, refunds]
+    unique_users: int = 0
+
+
+def _exact_sum(values: np.ndarray) -> int:
+    if len(values) == 0:
+        return 0
+    if int(np.abs(values).max()) <= _INT64_MAX // len(values):
+        return int(values.sum())
+    return sum(values.tolist())
+
+
+def _first_occurrences(ids: pa.ChunkedArray) -> np.ndarray:
+    """True at each id's first position; dictionary codes are assigned in order of appearance."""
+    codes = pc.dictionary_encode(ids.combine_chunks()).indices.to_numpy()
+    first = np.empty(len(codes), bool)
+    if len(codes):
+        first[0] = True
+        first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return first
+
+
+def resolve(
+    partition_files: Iterable[Sequence[str]],
+    partitions: int,
+    excluded_files: Iterable[int],
+    user_directory: str,
+) -> Resolved:
+    """partition_files yields each partition's files in day order. Excluded files' rows never count."""
+    result = Resolved()
+    excluded = pa.array(sorted(set(excluded_files)), pa.int32())
+    users = PartitionWriter(user_directory, partitions, _USERS, "user_id")
+    for paths in partition_files:
+        table = read_partition(paths, SPILL_SCHEMA)
+        if len(excluded):
+            table = table.filter(pc.invert(pc.is_in(table["file"], value_set=excluded)))
+        if table.num_rows == 0:
+            continue
+        first = _first_occurrences(table["event_id"])
+        repeated = table["file"].to_numpy()[~first]
+        result.duplicates_by_file.update(dict(zip(*np.unique(repeated, return_counts=True), strict=True)))
+        kept = table.filter(pa.array(first))
+        result.valid += kept.num_rows
+        kinds = kept["event_type"].to_numpy()
+        result.events_by_type = (
+            np.array(result.events_by_type) + np.bincount(kinds, minlength=len(EVENT_TYPES))
+        ).tolist()
+        result.hourly = (np.array(result.hourly) + np.bincount(kept["hour"].to_numpy(), minlength=24)).tolist()
+        _add_revenue(
+            result.revenue_cents, kept.filter(pc.is_in(kept["event_type"], value_set=pa.array(_MONEY, pa.int8())))
+        )
+        users.write(pa.record_batch([kept["user_id"].combine_chunks()], names=["user_id"]))
+    for partition in users.close():
+        table = read_partition([users.path(partition)], _USERS)
+        result.unique_users += pc.count_distinct(table["user_id"]).as_py()
+        os.remove(users.path(partition))
+    result.duplicates_by_file = Counter({int(k): int(v) for k, v in result.duplicates_by_file.items()})
+    return result
+
+
+def _add_revenue(revenue: dict[str, list[int]], money: pa.Table) -> None:
+    if money.num_rows == 0:
+        return
+    currencies = pc.dictionary_encode(money["currency"].combine_chunks())
+    codes = currencies.indices.to_numpy()
+    is_purchase = money["event_type"].to_numpy() == _PURCHASE
+    cents = money["cents"].to_numpy()
+    big = money["cents_big"]
+    has_big = pc.is_valid(big).to_numpy()
+    for code, currency in enumerate(currencies.dictionary.to_pylist()):
+        mine = codes == code
+        sums = revenue.setdefault(currency, [0, 0])
+        for slot, chosen in ((0, mine & is_purchase), (1, mine & ~is_purchase)):
+            sums[slot] += _exact_sum(cents[chosen])
+            if has_big.any():
+                sums[slot] += sum(int(v) for v in big.filter(pa.array(chosen & has_big)).to_pylist())
