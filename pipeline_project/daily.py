@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO
@@ -202,16 +202,16 @@ def merge_day(storage: Storage, plan: DayPlan, scans: list[ShardScan], run_id: s
             out.write(data)
         return path
 
-    def partition_files() -> Iterator[list[str]]:
-        for partition in range(plan.partitions):
-            paths = [local(s, f"part-{partition:04d}.arrow") for s in scans if partition in s.partitions]
-            yield paths
-            for path in paths:
-                if path.startswith(fetched):
-                    os.remove(path)
+    def fetch(partition: int) -> list[str]:
+        return [local(s, f"part-{partition:04d}.arrow") for s in scans if partition in s.partitions]
+
+    def release(paths: list[str]) -> None:
+        for path in paths:
+            if path.startswith(fetched):
+                os.remove(path)
 
     excluded = [index for s in scans for index in s.counts.excluded_files]
-    resolved = resolve(partition_files(), plan.partitions, excluded, os.path.join(spill_directory, "users"))
+    resolved = resolve(plan.partitions, fetch, release, excluded, os.path.join(spill_directory, "users"), PARSE_THREADS)
     rejected_rows = tempfile.SpooledTemporaryFile(max_size=8 << 20)
     for scan in scans:
         with open(local(scan, "rejected_rows.jsonl"), "rb") as part:

@@ -11,8 +11,9 @@ partition's files in shard order, which is the day's order again.
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,9 @@ from pipeline_project.core.contract import EVENT_TYPES
 
 SPILL_SCHEMA = VALID_SCHEMA.append(pa.field("file", pa.int32()))
 _USERS = pa.schema([("user_id", pa.binary())])
-TARGET_PARTITION_BYTES = 64 << 20  # of raw input per partition: a few hundred MB to resolve, at most
+TARGET_PARTITION_BYTES = 32 << 20  # of raw input per partition; resolving one holds a few times that
+WRITE_BUFFER_BYTES = 32 << 20
+_HASH_SLICE = 1 << 16
 MAX_PARTITIONS = 4096
 _MONEY = [n for n, kind in enumerate(EVENT_TYPES) if kind in ("purchase", "refund")]
 _PURCHASE = EVENT_TYPES.index("purchase")
@@ -38,17 +41,28 @@ def partitions_for(input_bytes: int) -> int:
 
 
 def partition_of(values: pa.Array, partitions: int) -> np.ndarray:
-    """A stable partition number per string: a position-weighted sum of its bytes."""
+    """A stable partition number per string: a position-weighted sum of its bytes, mixed."""
     if partitions == 1:
         return np.zeros(len(values), np.int64)
     if not (pa.types.is_binary(values.type) or pa.types.is_string(values.type)):
         values = values.cast(pa.binary())
+    # A slice at a time: the per-byte temporaries are 8 bytes per input byte.
+    return np.concatenate(
+        [_hash_slice(values.slice(start, _HASH_SLICE), partitions) for start in range(0, len(values), _HASH_SLICE)]
+        or [np.zeros(0, np.int64)]
+    )
+
+
+def _hash_slice(values: pa.Array, partitions: int) -> np.ndarray:
     _validity, offsets, data = values.buffers()
     offs = np.frombuffer(offsets, np.int32, len(values) + 1, values.offset * 4).astype(np.int64)
     raw = np.frombuffer(data, np.uint8)[offs[0] : offs[-1]] if data is not None else np.zeros(0, np.uint8)
     starts, lengths = offs[:-1] - offs[0], np.diff(offs)
-    position = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
-    weighted = (raw.astype(np.uint64) + np.uint64(1)) * _MULTIPLIERS[position % len(_MULTIPLIERS)]
+    position = np.arange(len(raw), dtype=np.int64)
+    position -= np.repeat(starts, lengths)
+    position %= len(_MULTIPLIERS)
+    weighted = _MULTIPLIERS[position]
+    weighted *= raw.astype(np.uint64) + np.uint64(1)
     sums = np.zeros(len(values), np.uint64)
     nonempty = lengths > 0
     if len(raw):
@@ -66,6 +80,9 @@ class PartitionWriter:
         self._schema = schema
         self._key = key
         self._sinks: dict[int, tuple[pa.OSFile, pa.ipc.RecordBatchStreamWriter]] = {}
+        # Small pieces are gathered per partition and written together: fewer, larger batches.
+        self._buffered: dict[int, list[pa.RecordBatch]] = {}
+        self._buffered_bytes = 0
         os.makedirs(directory, exist_ok=True)
 
     def path(self, partition: int) -> str:
@@ -87,7 +104,16 @@ class PartitionWriter:
 
     def write_parts(self, parts: list[tuple[int, pa.RecordBatch]]) -> None:
         for partition, rows in parts:
-            self._sink(partition).write_batch(rows)
+            self._buffered.setdefault(partition, []).append(rows)
+            self._buffered_bytes += rows.nbytes
+        if self._buffered_bytes >= WRITE_BUFFER_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        for partition, pieces in sorted(self._buffered.items()):
+            self._sink(partition).write_batch(pa.concat_batches(pieces))
+        self._buffered.clear()
+        self._buffered_bytes = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.write_parts(self.split(batch))
@@ -100,6 +126,7 @@ class PartitionWriter:
 
     def close(self) -> list[int]:
         """Closes every file; returns the partitions that hold rows."""
+        self._flush()
         for file, writer in self._sinks.values():
             writer.close()
             file.close()
@@ -127,6 +154,17 @@ class Resolved:
     revenue_cents: dict[str, list[int]] = field(default_factory=dict)  # currency -> [gross, refunds]
     unique_users: int = 0
 
+    def add(self, other: Resolved) -> None:
+        self.valid += other.valid
+        self.duplicates_by_file.update(other.duplicates_by_file)
+        self.events_by_type = [a + b for a, b in zip(self.events_by_type, other.events_by_type, strict=True)]
+        self.hourly = [a + b for a, b in zip(self.hourly, other.hourly, strict=True)]
+        for currency, (gross, refunds) in other.revenue_cents.items():
+            sums = self.revenue_cents.setdefault(currency, [0, 0])
+            sums[0] += gross
+            sums[1] += refunds
+        self.unique_users += other.unique_users
+
 
 def _exact_sum(values: np.ndarray) -> int:
     if len(values) == 0:
@@ -147,40 +185,56 @@ def _first_occurrences(ids: pa.ChunkedArray) -> np.ndarray:
 
 
 def resolve(
-    partition_files: Iterable[Sequence[str]],
     partitions: int,
+    fetch: Callable[[int], list[str]],
+    release: Callable[[list[str]], None],
     excluded_files: Iterable[int],
     user_directory: str,
+    threads: int = 2,
 ) -> Resolved:
-    """partition_files yields each partition's files in day order. Excluded files' rows never count."""
-    result = Resolved()
+    """The day's totals from its spilled rows; fetch(p) gives partition p's files in day order.
+
+    Partitions are resolved on a few threads (Arrow and numpy release the GIL), each holding one
+    partition; release(paths) is called once a partition's files are no longer needed.
+    """
     excluded = pa.array(sorted(set(excluded_files)), pa.int32())
     users = PartitionWriter(user_directory, partitions, _USERS, "user_id")
-    for paths in partition_files:
-        table = read_partition(paths, SPILL_SCHEMA)
+
+    def one(partition: int) -> tuple[Resolved, list[tuple[int, pa.RecordBatch]]]:
+        paths = fetch(partition)
+        try:
+            table = read_partition(paths, SPILL_SCHEMA)
+        finally:
+            release(paths)
         if len(excluded):
             table = table.filter(pc.invert(pc.is_in(table["file"], value_set=excluded)))
+        part = Resolved()
         if table.num_rows == 0:
-            continue
+            return part, []
         first = _first_occurrences(table["event_id"])
-        repeated = table["file"].to_numpy()[~first]
-        result.duplicates_by_file.update(dict(zip(*np.unique(repeated, return_counts=True), strict=True)))
+        files, repeats = np.unique(table["file"].to_numpy()[~first], return_counts=True)
+        part.duplicates_by_file = Counter(dict(zip(files.tolist(), repeats.tolist(), strict=True)))
         kept = table.filter(pa.array(first))
-        result.valid += kept.num_rows
-        kinds = kept["event_type"].to_numpy()
-        result.events_by_type = (
-            np.array(result.events_by_type) + np.bincount(kinds, minlength=len(EVENT_TYPES))
-        ).tolist()
-        result.hourly = (np.array(result.hourly) + np.bincount(kept["hour"].to_numpy(), minlength=24)).tolist()
-        _add_revenue(
-            result.revenue_cents, kept.filter(pc.is_in(kept["event_type"], value_set=pa.array(_MONEY, pa.int8())))
-        )
-        users.write(pa.record_batch([kept["user_id"].combine_chunks()], names=["user_id"]))
+        part.valid = kept.num_rows
+        part.events_by_type = np.bincount(kept["event_type"].to_numpy(), minlength=len(EVENT_TYPES)).tolist()
+        part.hourly = np.bincount(kept["hour"].to_numpy(), minlength=24).tolist()
+        money = kept.filter(pc.is_in(kept["event_type"], value_set=pa.array(_MONEY, pa.int8())))
+        _add_revenue(part.revenue_cents, money)
+        return part, users.split(pa.record_batch([kept["user_id"].combine_chunks()], names=["user_id"]))
+
+    result = Resolved()
+    with ThreadPoolExecutor(threads, thread_name_prefix="resolve") as pool:
+        pending: deque = deque()
+        for partition in range(partitions):
+            pending.append(pool.submit(one, partition))
+            while len(pending) > threads or (pending and partition == partitions - 1):
+                part, user_parts = pending.popleft().result()
+                result.add(part)
+                users.write_parts(user_parts)
     for partition in users.close():
         table = read_partition([users.path(partition)], _USERS)
         result.unique_users += pc.count_distinct(table["user_id"]).as_py()
         os.remove(users.path(partition))
-    result.duplicates_by_file = Counter({int(k): int(v) for k, v in result.duplicates_by_file.items()})
     return result
 
 
