@@ -36,7 +36,7 @@ from pipeline_project.core.contract import (
     report_key,
 )
 from pipeline_project.core.csv_blocks import CsvBlock, parse_block
-from pipeline_project.core.dedupe import partitions_for, resolve
+from pipeline_project.core.dedupe import TARGET_PARTITION_BYTES, partitions_for, resolve
 from pipeline_project.core.readers import BATCH_ROWS, CHUNK_BYTES, FileRejected, read_csv_items, read_rows
 from pipeline_project.core.report import build_report, encode_report
 from pipeline_project.storage import ObjectInfo, Storage
@@ -103,8 +103,11 @@ def day_inputs(storage: Storage, day: str) -> list[ObjectInfo]:
     return [o for o in storage.list_objects(prefix) if not is_ignored(o.key[len(prefix) :])]
 
 
-def plan_day(storage: Storage, day: str, shard_bytes: int = 0) -> DayPlan:
-    """The day's files, cut into shards of about shard_bytes each (0: a single shard)."""
+def plan_day(
+    storage: Storage, day: str, shard_bytes: int = 0, partition_bytes: int = TARGET_PARTITION_BYTES
+) -> DayPlan:
+    """The day's files, cut into shards of about shard_bytes each (0: a single shard), and the
+    number of spill partitions: one per partition_bytes of expected content."""
     prefix = raw_day_prefix(day)
     objects = day_inputs(storage, day)
     if not objects:
@@ -118,7 +121,7 @@ def plan_day(storage: Storage, day: str, shard_bytes: int = 0) -> DayPlan:
             start, size = n, 0
         size += obj.size
     shards.append((start, len(objects)))
-    return DayPlan(day, objects, partitions_for(expected), shards)
+    return DayPlan(day, objects, partitions_for(expected, partition_bytes), shards)
 
 
 def compute_day(
@@ -130,9 +133,10 @@ def compute_day(
     chunk_bytes: int = CHUNK_BYTES,
     batch_rows: int = BATCH_ROWS,
     shard_bytes: int = 0,
+    partition_bytes: int = TARGET_PARTITION_BYTES,
 ) -> DayOutcome:
     """Plan, scan every shard and merge, in this process, spilling to a local temporary folder."""
-    plan = plan_day(storage, day, shard_bytes)
+    plan = plan_day(storage, day, shard_bytes, partition_bytes)
     with tempfile.TemporaryDirectory(prefix="pipeline-spill-") as spill:
         scans = [
             scan_shard(

@@ -30,6 +30,19 @@ SETTINGS = {
         Setting("PIPELINE_STORAGE_URL", DEFAULT_LAKE, "Root of the lake: a local folder path or s3://bucket[/prefix]."),
         Setting("PIPELINE_START_DATE", "2025-01-01", "First daily partition (UTC)."),
         Setting("PIPELINE_MAX_FILE_BYTES", str(20 << 30), "Largest file content (after decompression) read."),
+        Setting(
+            "PIPELINE_SHARD_BYTES",
+            str(2 << 30),
+            "A day's files are cut into shards of about this many raw bytes, scanned as parallel steps.",
+        ),
+        Setting(
+            "PIPELINE_STEP_EXECUTOR",
+            "multiprocess",
+            "How daily_report_sharded_job runs its steps: multiprocess (local) or ecs (one Fargate task each).",
+        ),
+        Setting(
+            "PIPELINE_SHARD_TASK_SIZE", "2048/8192", "CPU/MEMORY of each step's Fargate task when the executor is ecs."
+        ),
         Setting("PIPELINE_REJECTION_RATE_WARN", "0.05", "Rejected/read share above which the rate check warns."),
         Setting("PIPELINE_SCHEDULE_CRON", "0 1 * * *", "When the daily schedule runs yesterday's partition (UTC)."),
         Setting("PIPELINE_FRESHNESS_DEADLINE_CRON", "0 6 * * *", "Yesterday's report must exist by this tick (UTC)."),

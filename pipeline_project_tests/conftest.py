@@ -60,9 +60,18 @@ def lake_url(request) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-def make_resources(url: str, max_file_bytes: int = 1 << 30, lookback_days: int = 3, quiet_seconds: int = 600):
+def make_resources(
+    url: str,
+    max_file_bytes: int = 1 << 30,
+    lookback_days: int = 3,
+    quiet_seconds: int = 600,
+    shard_bytes: int = 2 << 30,
+    spill_via_storage: bool = False,
+):
     return {
-        "lake": LakeResource(storage_url=url, max_file_bytes=max_file_bytes),
+        "lake": LakeResource(
+            storage_url=url, max_file_bytes=max_file_bytes, shard_bytes=shard_bytes, spill_via_storage=spill_via_storage
+        ),
         "quality": QualityResource(rejection_rate_warn=0.05),
         "arrival": ArrivalResource(lookback_days=lookback_days, quiet_seconds=quiet_seconds),
     }

@@ -36,8 +36,8 @@ _INT64_MAX = (1 << 63) - 1
 _MULTIPLIERS = np.random.default_rng(20250615).integers(1, 1 << 62, 64, dtype=np.uint64) | np.uint64(1)
 
 
-def partitions_for(input_bytes: int) -> int:
-    return int(min(MAX_PARTITIONS, max(1, -(-input_bytes // TARGET_PARTITION_BYTES))))
+def partitions_for(input_bytes: int, partition_bytes: int = TARGET_PARTITION_BYTES) -> int:
+    return int(min(MAX_PARTITIONS, max(1, -(-input_bytes // partition_bytes))))
 
 
 def partition_of(values: pa.Array, partitions: int) -> np.ndarray:

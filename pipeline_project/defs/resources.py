@@ -5,15 +5,19 @@ import re
 import boto3
 from dagster import ConfigurableResource
 
-from pipeline_project.settings import env_float, env_int, env_str
+from pipeline_project.settings import env_float, env_int, env_str, value
 from pipeline_project.storage import Storage, open_storage
 
 
 class LakeResource(ConfigurableResource):
-    """Where raw data, reports and the quarantine live."""
+    """Where raw data, reports and the quarantine live, and how a big day is cut into shards."""
 
     storage_url: str
     max_file_bytes: int
+    shard_bytes: int = 2 << 30
+    # Steps in separate machines (ECS tasks) pass spilled rows through storage (work/); steps
+    # on one machine leave them on its disk.
+    spill_via_storage: bool = False
 
     def storage(self) -> Storage:
         return open_storage(self.storage_url)
@@ -55,6 +59,8 @@ def resources_from_env() -> dict:
         "lake": LakeResource(
             storage_url=env_str("PIPELINE_STORAGE_URL"),
             max_file_bytes=env_int("PIPELINE_MAX_FILE_BYTES"),
+            shard_bytes=env_int("PIPELINE_SHARD_BYTES"),
+            spill_via_storage=value("PIPELINE_STEP_EXECUTOR") == "ecs",
         ),
         "quality": QualityResource(rejection_rate_warn=env_float("PIPELINE_REJECTION_RATE_WARN")),
         "arrival": ArrivalResource(

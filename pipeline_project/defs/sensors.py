@@ -15,7 +15,7 @@ from dagster import (
 from pipeline_project.core.arrivals import plan_tick
 from pipeline_project.core.contract import raw_day_prefix
 from pipeline_project.defs import sizing
-from pipeline_project.defs.jobs import daily_report_job
+from pipeline_project.defs.jobs import daily_report_job, daily_report_sharded_job
 from pipeline_project.defs.partitions import partition_bounds
 from pipeline_project.defs.resources import ArrivalResource, LakeResource
 from pipeline_project.settings import value
@@ -31,12 +31,13 @@ def window_days(now: dt.datetime, lookback_days: int) -> list[str]:
 
 
 @sensor(
-    job=daily_report_job,
+    jobs=[daily_report_job, daily_report_sharded_job],
     minimum_interval_seconds=int(value("PIPELINE_SENSOR_INTERVAL_SECONDS")),
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches raw-data/YYYY-MM-DD/ for the look-back window; reports raw_data and runs "
     "daily_report once per distinct content of a ready day (_SUCCESS marker or quiet period), "
-    "sized (ecs/cpu, ecs/memory) by the day's input bytes.",
+    "sized (ecs/cpu, ecs/memory) by the day's input bytes; a day above PIPELINE_SHARD_BYTES goes to "
+    "daily_report_sharded_job, its shards scanned in parallel.",
 )
 def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arrival: ArrivalResource):
     now = dt.datetime.now(dt.UTC)
@@ -67,6 +68,7 @@ def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arriva
                 RunRequest(
                     run_key=f"{day.day}:{day.fingerprint[:16]}",
                     partition_key=day.day,
+                    job_name=(daily_report_sharded_job if input_bytes > lake.shard_bytes else daily_report_job).name,
                     tags={
                         "pipeline/trigger": "sensor",
                         "pipeline/raw_fingerprint": day.fingerprint,

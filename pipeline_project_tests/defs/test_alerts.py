@@ -94,7 +94,7 @@ def test_failed_run_publishes_the_exact_message(topic, tmp_path, monkeypatch):
         "Trigger: sensor\n"
         "\n"
         "Error:\n"
-        f"daily_report: no raw data files for {DAY} under {masked}/raw-data/{DAY}/\n"
+        f"daily_report.plan: no raw data files for {DAY} under {masked}/raw-data/{DAY}/\n"
         "\n"
         "Open the run by its ID under Runs in the Dagster UI. Reprocess the day with a UI backfill "
         "or `pipeline-project run --date YYYY-MM-DD`."

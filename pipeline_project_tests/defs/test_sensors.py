@@ -11,7 +11,7 @@ from dagster import DagsterInstance, build_sensor_context
 from pipeline_project.core.arrivals import considered, fingerprint
 from pipeline_project.defs import sizing
 from pipeline_project.defs.sensors import raw_data_sensor, window_days
-from pipeline_project.storage import Storage
+from pipeline_project.storage import Storage, open_storage
 from pipeline_project.storage.local import LocalStorage
 from pipeline_project.storage.s3 import S3Storage
 from pipeline_project_tests.conftest import land, make_resources
@@ -27,9 +27,11 @@ def _csv(day: str, n: int) -> bytes:
     return ROW.format(n=n, day=day).encode()
 
 
-def _tick(lake_url: str, instance, cursor=None, quiet_seconds=600):
+def _tick(lake_url: str, instance, cursor=None, quiet_seconds=600, shard_bytes=2 << 30):
     context = build_sensor_context(
-        instance=instance, cursor=cursor, resources=make_resources(lake_url, quiet_seconds=quiet_seconds)
+        instance=instance,
+        cursor=cursor,
+        resources=make_resources(lake_url, quiet_seconds=quiet_seconds, shard_bytes=shard_bytes),
     )
     return raw_data_sensor(context), context
 
@@ -151,4 +153,15 @@ def test_runs_are_sized_from_the_same_listing(lake, lake_url, listed_prefixes, m
     }
     assert {e.partition: e.metadata["bytes"].value for e in result.asset_events} == {
         d: int(size[2]) for d, size in sizes.items()
+    }
+
+
+def test_days_above_the_shard_size_go_to_the_sharded_job(local_url):
+    lake = open_storage(local_url)
+    land(lake, YESTERDAY, {"a.csv": b"x" * 60, "b.csv": b"x" * 41, "_SUCCESS": b""})
+    land(lake, TWO_AGO, {"a.csv": b"x" * 100, "_SUCCESS": b""})
+    result, _ = _tick(local_url, DagsterInstance.ephemeral(), shard_bytes=100)
+    assert {r.partition_key: r.job_name for r in result.run_requests} == {
+        YESTERDAY: "daily_report_sharded_job",  # 101 bytes
+        TWO_AGO: "daily_report_job",  # 100 bytes: not above
     }

@@ -97,7 +97,7 @@ def test_a_run_in_json_mode_writes_only_json_lines(tmp_path, local_url):
     messages = {e["message"]: e for e in run_logs}
     # context.log calls from the step worker (a subprocess) come through the same logger.
     (file_line,) = [e for m, e in messages.items() if m.startswith(f"raw-data/{DAY}/web/events-0000.csv: processed, ")]
-    assert (file_line["level"], file_line["step"]) == ("INFO", "daily_report")
+    assert (file_line["level"], file_line["step"]) == ("INFO", "daily_report.scan_shard_files[d20250501_0000]")
     assert f"report written: {local_url}/reports/{DAY}.json" in messages
     # Everything else on stderr is a load-time warning, formatted the same way.
     assert {e["logger"] for e in logs} <= {"dagster", "py.warnings"}
@@ -117,7 +117,7 @@ def test_a_failed_run_in_json_mode_logs_the_error_as_json(tmp_path, local_url):
         _check_log_entry(entry)
     expected = f"no raw data files for {DAY} under {local_url}/raw-data/{DAY}/"
     (error,) = [e for e in logs if e["message"] == expected]
-    assert (error["level"], error["partition"], error["step"]) == ("ERROR", DAY, "daily_report")
+    assert (error["level"], error["partition"], error["step"]) == ("ERROR", DAY, "daily_report.plan")
     (step_failure,) = [e for e in logs if e.get("event") == "STEP_FAILURE"]
     assert step_failure["level"] == "ERROR"
     assert "dagster._core.definitions.events.Failure" in step_failure["exception"]

@@ -519,11 +519,21 @@ def rejected_rows(jsonl: bytes | None) -> list[tuple[str, int, str]]:
     return [(line["key"].removeprefix(f"raw-data/{DAY}/"), line["row_number"], line["reason"]) for line in lines]
 
 
-def check(files: list[File], chunk_bytes: int, batch_rows: int) -> None:
+def check(files: list[File], chunk_bytes: int, batch_rows: int, split: tuple[int, int] = (0, 1 << 30)) -> None:
+    shard_bytes, partition_bytes = split
     with tempfile.TemporaryDirectory(dir=SCRATCH) as root:
         storage = open_storage(root)
         land(storage, DAY, {f.name: f.data for f in files})
-        outcome = compute_day(storage, DAY, "run-prop", 1 << 30, chunk_bytes=chunk_bytes, batch_rows=batch_rows)
+        outcome = compute_day(
+            storage,
+            DAY,
+            "run-prop",
+            1 << 30,
+            chunk_bytes=chunk_bytes,
+            batch_rows=batch_rows,
+            shard_bytes=shard_bytes,
+            partition_bytes=partition_bytes,
+        )
         publish_day(storage, outcome)
         report = json.loads(storage.read_bytes(f"reports/{DAY}.json"))
         rejected_jsonl = storage.read_bytes(f"quarantine/{DAY}/rejected_rows.jsonl")
@@ -548,18 +558,23 @@ def check(files: list[File], chunk_bytes: int, batch_rows: int) -> None:
 
 CHUNKS = st.one_of(st.integers(1, 64), st.integers(1, 65536))
 BATCHES = st.one_of(st.integers(1, 8), st.integers(1, 1000))
+# (shard_bytes, partition_bytes): one shard and one spill partition, or files cut into shards
+# (0..a few per shard) and rows spread over many spill partitions, merged exactly.
+SPLITS = st.one_of(st.just((0, 1 << 30)), st.tuples(st.integers(1, 4096), st.integers(1, 4096)))
 
 
 @settings(max_examples=60, **PROFILE)
-@given(files=days(invalid_share=0), chunk_bytes=CHUNKS, batch_rows=BATCHES)
-def test_valid_records_in_any_files_and_chunks_give_the_reference_report(files, chunk_bytes, batch_rows):
-    check(files, chunk_bytes, batch_rows)
+@given(files=days(invalid_share=0), chunk_bytes=CHUNKS, batch_rows=BATCHES, split=SPLITS)
+def test_valid_records_in_any_files_and_chunks_give_the_reference_report(files, chunk_bytes, batch_rows, split):
+    check(files, chunk_bytes, batch_rows, split)
 
 
 @settings(max_examples=180, **PROFILE)
-@given(files=days(invalid_share=0.3), chunk_bytes=CHUNKS, batch_rows=BATCHES)
-def test_valid_and_invalid_records_in_any_files_and_chunks_give_the_reference_report(files, chunk_bytes, batch_rows):
-    check(files, chunk_bytes, batch_rows)
+@given(files=days(invalid_share=0.3), chunk_bytes=CHUNKS, batch_rows=BATCHES, split=SPLITS)
+def test_valid_and_invalid_records_in_any_files_and_chunks_give_the_reference_report(
+    files, chunk_bytes, batch_rows, split
+):
+    check(files, chunk_bytes, batch_rows, split)
 
 
 @settings(max_examples=40, **PROFILE)
