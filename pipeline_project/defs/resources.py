@@ -1,10 +1,13 @@
 """Configuration the assets, sensors and checks receive as Dagster resources."""
 
 import re
+from urllib.parse import urlparse
 
 import boto3
 from dagster import ConfigurableResource
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
+from pipeline_project.core.contract import WORK_PREFIX
 from pipeline_project.settings import env_float, env_int, env_str, value
 from pipeline_project.storage import Storage, open_storage
 
@@ -54,8 +57,27 @@ class AlertResource(ConfigurableResource):
         return client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)["MessageId"]
 
 
+def step_io_manager(executor: str, storage_url: str) -> dict:
+    """Where steps leave their outputs (shard plans and scans: a few KB each) for the next step.
+
+    Dagster's default keeps them on the local disk, which steps in separate ECS tasks do not
+    share; with the ecs executor they go to the lake bucket under work/dagster-io/ instead.
+    """
+    if executor != "ecs":
+        return {}
+    parsed = urlparse(storage_url)
+    if parsed.scheme != "s3":
+        raise ValueError(
+            "PIPELINE_STEP_EXECUTOR=ecs needs an s3:// PIPELINE_STORAGE_URL: steps in separate tasks "
+            "pass their outputs through the bucket"
+        )
+    prefix = "/".join(part for part in (parsed.path.strip("/"), WORK_PREFIX, "dagster-io") if part)
+    return {"io_manager": S3PickleIOManager(s3_resource=S3Resource(), s3_bucket=parsed.netloc, s3_prefix=prefix)}
+
+
 def resources_from_env() -> dict:
     return {
+        **step_io_manager(value("PIPELINE_STEP_EXECUTOR"), value("PIPELINE_STORAGE_URL")),
         "lake": LakeResource(
             storage_url=env_str("PIPELINE_STORAGE_URL"),
             max_file_bytes=env_int("PIPELINE_MAX_FILE_BYTES"),
