@@ -426,8 +426,8 @@ def test_deploy_yaml_is_the_production_instance(stack: Stack):
     assert launcher.supports_resume_run and launcher.supports_check_run_worker_health
     assert instance.run_monitoring_enabled
     assert instance.run_monitoring_start_timeout_seconds == 300
-    # Resume is supported but off: see deploy/dagster.yaml, and the run worker below, whose
-    # environment has none of the launcher's settings and whose role has no ECS permission.
+    # Resume is supported but off: see deploy/dagster.yaml (the RUN_DATE task's role has no ECS
+    # permission, and every process that loads this instance would build the launcher).
     assert instance.run_monitoring_max_resume_run_attempts == 0
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert instance.run_retries_retry_on_asset_or_op_failure is False

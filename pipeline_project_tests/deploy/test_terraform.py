@@ -34,6 +34,8 @@ PLAIN_ENVIRONMENT = {
     "PIPELINE_LOG_FORMAT",
     "PIPELINE_ENVIRONMENT",
     "PIPELINE_ALERT_TOPIC_ARN",
+    "PIPELINE_STEP_EXECUTOR",
+    "PIPELINE_SHARD_BYTES",
     "DAGSTER_PG_HOST",
     "DAGSTER_PG_PORT",
     "DAGSTER_PG_DB",
@@ -466,6 +468,29 @@ def test_data_bucket():
     assert mod.resources[("aws_s3_bucket_logging", "this")]["target_bucket"] == "${var.access_log_bucket}"
 
 
+def test_data_bucket_expires_shard_work():
+    """A crashed sharded run's work/ files, the versions a delete leaves and unfinished uploads go
+    within days; the bucket-wide rule alone would keep the versions for months."""
+    mod = module("modules/data_bucket")
+    rules = {r["id"]: r for r in mod.resources[("aws_s3_bucket_lifecycle_configuration", "this")]["rule"]}
+    assert rules["work-expiry"] == {
+        "id": "work-expiry",
+        "status": "Enabled",
+        "filter": [{"prefix": "work/"}],
+        "expiration": [{"days": "${var.work_expiration_days}"}],
+        "noncurrent_version_expiration": [{"noncurrent_days": "${var.work_expiration_days}"}],
+        "abort_incomplete_multipart_upload": [{"days_after_initiation": "${var.work_expiration_days}"}],
+    }
+    variable = mod.variables["work_expiration_days"]
+    assert variable["type"] == "number" and default_of(variable) == 2
+    assert variable["validation"][0]["condition"] == "${var.work_expiration_days >= 1}"
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert env.calls["data_bucket"]["work_expiration_days"] == "${var.work_expiration_days}"
+        assert default_of(env.variables["work_expiration_days"]) == 2
+        assert "work_expiration_days" not in tfvars(environment)
+
+
 def test_ecr_repository():
     repo = module("modules/ecr").resources[("aws_ecr_repository", "this")]
     assert repo["image_tag_mutability"] == "IMMUTABLE"
@@ -666,9 +691,13 @@ def test_run_worker_reads_raw_data_and_writes_only_its_outputs():
             "${local.bucket_arn}/reports/*",
             "${local.bucket_arn}/quarantine/*",
             "${local.bucket_arn}/compute-logs/*",
+            "${local.bucket_arn}/work/*",
         }
         assert {v for v, _ in writes} == {"PutObject", "AbortMultipartUpload", "DeleteObject"}
-        assert ("DeleteObject", "${local.bucket_arn}/quarantine/*") in writes
+        assert {r for v, r in writes if v == "DeleteObject"} == {
+            "${local.bucket_arn}/quarantine/*",
+            "${local.bucket_arn}/work/*",
+        }
         assert {v for v, r in reads if r.endswith("/*")} <= {"GetObject", "GetObjectVersion"}
         assert not [r for _, r in reads | writes if r.endswith(("}/*", "bucket_arn}"))] or all(
             r == "${local.bucket_arn}" for _, r in reads | writes if r.endswith("bucket_arn}")
@@ -677,6 +706,158 @@ def test_run_worker_reads_raw_data_and_writes_only_its_outputs():
         (a, r) for s in iam_document("run") for a in s["actions"] for r in s["resources"]
     }
     assert reprocess_only == {("s3:GetObject", "${local.bucket_arn}/reports/*")}
+
+
+WORK_STATEMENTS = [
+    {
+        "sid": "ListShardWork",
+        "effect": "Allow",
+        "actions": ["s3:ListBucket"],
+        "resources": ["${local.bucket_arn}"],
+        "condition": [{"test": "StringLike", "variable": "s3:prefix", "values": ["work/*"]}],
+    },
+    {
+        "sid": "ReadWriteDeleteShardWork",
+        "effect": "Allow",
+        "actions": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+        "resources": ["${local.bucket_arn}/work/*"],
+    },
+]
+CLUSTER_CONDITION = [{"test": "ArnEquals", "variable": "ecs:cluster", "values": ["${local.cluster_arn}"]}]
+STEP_LAUNCHER_STATEMENTS = [
+    {
+        "sid": "RunStepsFromTheRunWorkerTaskDefinition",
+        "effect": "Allow",
+        "actions": ["ecs:RunTask"],
+        "resources": ["${local.run_task_definitions}"],
+        "condition": CLUSTER_CONDITION,
+    },
+    {
+        "sid": "WatchAndStopStepTasks",
+        "effect": "Allow",
+        "actions": ["ecs:DescribeTasks", "ecs:StopTask"],
+        "resources": ["${local.cluster_tasks_arn}"],
+        "condition": CLUSTER_CONDITION,
+    },
+    {
+        "sid": "TagStepTasksAtLaunch",
+        "effect": "Allow",
+        "actions": ["ecs:TagResource"],
+        "resources": ["${local.cluster_tasks_arn}"],
+        "condition": [{"test": "StringEquals", "variable": "ecs:CreateAction", "values": ["RunTask"]}],
+    },
+    {
+        "sid": "LoadTheRunLauncher",
+        "effect": "Allow",
+        "actions": ["ecs:DescribeTaskDefinition"],
+        "resources": ["*"],
+    },
+    {
+        "sid": "PassOnlyTheRunRoles",
+        "effect": "Allow",
+        "actions": ["iam:PassRole"],
+        "resources": ["${aws_iam_role.run.arn}", "${aws_iam_role.execution.arn}"],
+        "condition": [
+            {"test": "StringEquals", "variable": "iam:PassedToService", "values": ["ecs-tasks.amazonaws.com"]}
+        ],
+    },
+]
+
+
+def role_statements(mod: Module, role: str) -> list[dict]:
+    """Every statement the inline policies of aws_iam_role.<role> grant, source documents merged."""
+    assert mod.name == "modules/iam"
+    found = []
+    for (rtype, _), body in mod.resources.items():
+        if rtype == "aws_iam_role_policy" and body["role"] == f"${{aws_iam_role.{role}.id}}":
+            (document,) = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", body["policy"]).groups()
+            found.extend(iam_document(document))
+    return found
+
+
+def task_roles() -> dict[str, list[dict]]:
+    """Statements of every role ECS tasks assume, by role, across all modules."""
+    roles = {}
+    for mod in all_modules().values():
+        for (rtype, rname), body in mod.resources.items():
+            if rtype == "aws_iam_role" and "ecs_tasks_assume" in body["assume_role_policy"]:
+                roles[rname] = role_statements(mod, rname)
+                attached = [b for (t, _), b in mod.resources.items() if t == "aws_iam_role_policy_attachment"]
+                assert not [b for b in attached if b["role"].startswith(f"${{aws_iam_role.{rname}.")], rname
+    return roles
+
+
+def test_run_and_reprocess_roles_keep_shard_work_under_work_prefix():
+    for document in ("run", "reprocess"):
+        found = [s for s in iam_document(document) if any("work/" in str(v) for v in values(s))]
+        assert found == WORK_STATEMENTS, document
+    # Both roles get them through the run document, the step tasks (run role) included.
+    iam = module("modules/iam")
+    assert iam.resources[("aws_iam_role_policy", "run")]["policy"] == "${data.aws_iam_policy_document.run.json}"
+    reprocess = iam.data[("aws_iam_policy_document", "reprocess")]
+    assert reprocess["source_policy_documents"] == ["${data.aws_iam_policy_document.run.json}"]
+
+
+def test_only_the_run_worker_role_starts_step_tasks():
+    roles = task_roles()
+    assert set(roles) == {"execution", "run", "reprocess", "daemon", "webserver", "code_server"}
+    # The run worker: its data access plus exactly what the ecs_executor calls, nothing else of ECS.
+    run = roles["run"]
+    assert [s for s in run if any(a.startswith(("ecs:", "iam:", "ec2:")) for a in s["actions"])] == (
+        STEP_LAUNCHER_STATEMENTS
+    )
+    iam = module("modules/iam")
+    assert iam.resources[("aws_iam_role_policy", "run_step_launcher")] == {
+        "name": "step-launcher",
+        "role": "${aws_iam_role.run.id}",
+        "policy": "${data.aws_iam_policy_document.step_launcher.json}",
+    }
+    assert iam.locals["run_task_definitions"] == "${local.ecs_arn}:task-definition/${var.run_task_family}:*"
+    assert iam.locals["cluster_tasks_arn"] == "${local.ecs_arn}:task/${var.cluster_name}/*"
+    assert iam.locals["cluster_arn"] == "${local.ecs_arn}:cluster/${var.cluster_name}"
+    # RunTask: the run worker (step tasks) and the run launcher (daemon, webserver), no other task role.
+    holders = {role for role, found in roles.items() for s in found if "ecs:RunTask" in s["actions"]}
+    assert holders == {"run", "daemon", "webserver"}
+    for role in ("reprocess", "code_server", "execution"):
+        assert not [a for s in roles[role] for a in s["actions"] if a.startswith(("ecs:", "iam:", "ec2:"))], role
+
+
+def test_step_launcher_covers_the_ecs_executors_aws_calls():
+    """Every AWS call dagster_aws's ecs_executor makes in the run worker is granted: the ECS calls
+    of the step handler (its own task, RunTask, health checks, StopTask) and of the EcsRunLauncher
+    it requires from the instance (the constructor resolves DAGSTER_RUN_TASK_DEFINITION). The EC2
+    lookups only happen with use_current_ecs_task_config, which deploy/dagster.yaml turns off."""
+    import inspect
+
+    from dagster_aws.ecs import executor, launcher, tasks, utils
+
+    sources = [
+        inspect.getsource(executor.EcsStepHandler),
+        inspect.getsource(launcher.EcsRunLauncher.__init__),
+        inspect.getsource(tasks.get_current_ecs_task),
+        inspect.getsource(utils.run_ecs_task),
+    ]
+    calls = {m for source in sources for m in re.findall(r"\becs\.(\w+)\(", source)}
+    assert calls >= {"run_task", "describe_tasks", "stop_task", "describe_task_definition"}, calls
+    granted = {a for s in STEP_LAUNCHER_STATEMENTS for a in s["actions"]}
+    for call in calls:
+        action = "ecs:" + "".join(part.title() for part in call.split("_"))
+        assert action in granted, f"the ecs_executor calls {call}, the run-worker role lacks {action}"
+    # The executor's only EC2 use (network interface lookups) is behind use_current_ecs_task_config.
+    handler = inspect.getsource(executor.EcsStepHandler)
+    assert handler.count("self.ec2") == 2
+    assert re.search(
+        r"if run_launcher\.use_current_ecs_task_config:\s+\w+ = get_task_kwargs_from_current_task\(\s+self\.ec2,",
+        handler,
+    )
+    config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["run_launcher"]["config"]
+    assert config["use_current_ecs_task_config"] is False, (
+        "the run-worker role would need ec2:DescribeNetworkInterfaces"
+    )
+    assert config["task_definition"] == {"env": "DAGSTER_RUN_TASK_DEFINITION"}
+    assert "secrets" not in config and config["secrets_tag"] is None, "no Secrets Manager calls at launcher start"
+    # RunTask carries tags (the run's, dagster/step-key): ecs:TagResource with CreateAction RunTask.
+    assert 'run_task_kwargs["tags"]' in handler
 
 
 def test_run_launcher_role_is_exactly_the_issue_list():
@@ -773,6 +954,41 @@ def test_container_names_environment_and_secrets_are_the_binding_ones():
     assert environment["DAGSTER_RUN_SUBNETS"] == '${join(",", var.private_subnet_ids)}'
     assert environment["DAGSTER_ECS_CLUSTER"] == "${aws_ecs_cluster.this.name}"
     assert not any("password" in str(v).lower() for k, v in environment.items()), "no secret in plain text"
+
+
+def test_sharded_days_run_their_steps_on_ecs():
+    """Every container that loads the code (code server, run worker and its step tasks, RUN_DATE
+    entry) gets the step executor and the shard size, through the shared environment."""
+    ecs = module("modules/ecs")
+    local = ecs_locals()
+    environment = local["environment"]
+    assert environment["PIPELINE_STEP_EXECUTOR"] == "ecs"
+    assert environment["PIPELINE_SHARD_BYTES"] == "${tostring(var.shard_bytes)}"
+    shard_bytes = ecs.variables["shard_bytes"]
+    assert shard_bytes["type"] == "number" and default_of(shard_bytes) == 2147483648 == 2 << 30
+    assert "parallel shards" in shard_bytes["description"]
+    for key in ("code-server", "run", "reprocess"):
+        assert key in local["tasks"]
+    # Step tasks are the run-worker task definition: its ephemeral storage holds a shard's spill.
+    storage = ecs.variables["run_ephemeral_storage_gib"]
+    assert default_of(storage) >= 50 and "shard" in storage["description"]
+    assert local["tasks"]["run"]["ephemeral_storage"] == "${var.run_ephemeral_storage_gib}"
+    assert local["tasks"]["reprocess"]["ephemeral_storage"] == "${var.run_ephemeral_storage_gib}"
+    for environment_name in ENVIRONMENTS:
+        env = module(f"environments/{environment_name}")
+        assert env.calls["ecs"]["shard_bytes"] == "${var.shard_bytes}"
+        assert default_of(env.variables["shard_bytes"]) == default_of(shard_bytes)
+        assert "shard_bytes" not in tfvars(environment_name)
+
+
+def test_pipeline_settings_in_the_task_environment_are_the_pipelines():
+    """Every PIPELINE_* name Terraform sets is one the pipeline reads (pipeline_project/settings.py)."""
+    from pipeline_project.settings import SETTINGS
+
+    names = {n for n in ecs_locals()["environment"] if n.startswith("PIPELINE_")}
+    assert names >= {"PIPELINE_STEP_EXECUTOR", "PIPELINE_SHARD_BYTES"}
+    assert names <= set(SETTINGS), sorted(names - set(SETTINGS))
+    assert int(SETTINGS["PIPELINE_SHARD_BYTES"].default) == default_of(module("modules/ecs").variables["shard_bytes"])
 
 
 def test_every_container_definition_gets_the_whole_environment():

@@ -55,6 +55,7 @@ module "data_bucket" {
   raw_data_archive_storage_class     = var.raw_data_archive_storage_class
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   compute_log_expiration_days        = var.compute_log_expiration_days
+  work_expiration_days               = var.work_expiration_days
 }
 
 module "ecr" {
@@ -181,6 +182,7 @@ module "ecs" {
   run_cpu                       = var.run_cpu
   run_memory                    = var.run_memory
   run_ephemeral_storage_gib     = var.run_ephemeral_storage_gib
+  shard_bytes                   = var.shard_bytes
   webserver_desired_count       = var.webserver_desired_count
   code_server_desired_count     = var.code_server_desired_count
   blue_green_bake_time_minutes  = var.blue_green_bake_time_minutes

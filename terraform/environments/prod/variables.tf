@@ -185,6 +185,12 @@ variable "compute_log_expiration_days" {
   description = "Days before Dagster compute logs expire."
 }
 
+variable "work_expiration_days" {
+  type        = number
+  description = "Days before work/ objects (sharded runs' intermediate files) of the data bucket are deleted."
+  default     = 2
+}
+
 variable "ecr_keep_last_images" {
   type        = number
   description = "Images kept in the repository."
@@ -243,6 +249,12 @@ variable "run_memory" {
 variable "run_ephemeral_storage_gib" {
   type        = number
   description = "Ephemeral storage (GiB) of a run worker."
+}
+
+variable "shard_bytes" {
+  type        = number
+  description = "A day above this many raw bytes is processed as parallel shards (PIPELINE_SHARD_BYTES)."
+  default     = 2147483648
 }
 
 variable "webserver_desired_count" {

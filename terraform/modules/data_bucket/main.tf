@@ -1,6 +1,6 @@
-# The lake: raw-data/ (written by producers, read-only for the pipeline), reports/, quarantine/
-# and compute-logs/ (Dagster step logs). Versioned, private, TLS-only, tiered by lifecycle, with
-# EventBridge notifications on.
+# The lake: raw-data/ (written by producers, read-only for the pipeline), reports/, quarantine/,
+# compute-logs/ (Dagster step logs) and work/ (sharded runs' short-lived intermediate files).
+# Versioned, private, TLS-only, tiered by lifecycle, with EventBridge notifications on.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -104,6 +104,29 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     expiration {
       days = var.compute_log_expiration_days
+    }
+  }
+
+  # Shards' intermediate files: the publish step deletes them, a crashed run leaves them behind.
+  # Expire them (and the versions a delete leaves) within days, not with the bucket-wide rule.
+  rule {
+    id     = "work-expiry"
+    status = "Enabled"
+
+    filter {
+      prefix = "work/"
+    }
+
+    expiration {
+      days = var.work_expiration_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.work_expiration_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.work_expiration_days
     }
   }
 

@@ -75,6 +75,17 @@ variable "compute_log_expiration_days" {
   }
 }
 
+variable "work_expiration_days" {
+  type        = number
+  description = "Days after which work/ objects (sharded runs' intermediate files), their noncurrent versions and their incomplete multipart uploads are deleted; a run's files are needed only while it runs."
+  default     = 2
+
+  validation {
+    condition     = var.work_expiration_days >= 1
+    error_message = "work_expiration_days must be positive."
+  }
+}
+
 variable "abort_incomplete_multipart_upload_days" {
   type        = number
   description = "Days after which incomplete multipart uploads are aborted."

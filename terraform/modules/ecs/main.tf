@@ -14,11 +14,15 @@ locals {
 
   # Plain environment of every container. The names are shared with deploy/dagster.yaml, the
   # Dockerfile and the pipeline; the database password is not among them (see secrets).
+  # PIPELINE_STEP_EXECUTOR=ecs: a sharded day's steps run as Fargate tasks of the run-worker task
+  # definition, started by the run worker (the pipeline's default is local processes).
   environment = {
     PIPELINE_STORAGE_URL        = "s3://${var.data_bucket_name}"
     PIPELINE_LOG_FORMAT         = "json"
     PIPELINE_ENVIRONMENT        = var.environment
     PIPELINE_ALERT_TOPIC_ARN    = var.alert_topic_arn
+    PIPELINE_STEP_EXECUTOR      = "ecs"
+    PIPELINE_SHARD_BYTES        = tostring(var.shard_bytes)
     DAGSTER_PG_HOST             = var.db_host
     DAGSTER_PG_PORT             = tostring(var.db_port)
     DAGSTER_PG_DB               = var.db_name

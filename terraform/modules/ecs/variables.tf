@@ -277,12 +277,23 @@ variable "run_memory" {
 
 variable "run_ephemeral_storage_gib" {
   type        = number
-  description = "Ephemeral storage of run workers (21-200 GiB): Parquet inputs are copied to /tmp, files up to PIPELINE_MAX_FILE_BYTES."
+  description = "Ephemeral storage of run workers and of a sharded run's step tasks (21-200 GiB): Parquet inputs are copied to /tmp (files up to PIPELINE_MAX_FILE_BYTES) and a scan spills its valid rows there, roughly its input's size (a shard of about shard_bytes, or a whole day below it)."
   default     = 50
 
   validation {
     condition     = var.run_ephemeral_storage_gib >= 21 && var.run_ephemeral_storage_gib <= 200
     error_message = "run_ephemeral_storage_gib must be between 21 and 200."
+  }
+}
+
+variable "shard_bytes" {
+  type        = number
+  description = "A day above this many raw bytes is processed as parallel shards (PIPELINE_SHARD_BYTES), each a step task of its own."
+  default     = 2147483648
+
+  validation {
+    condition     = var.shard_bytes >= 1
+    error_message = "shard_bytes must be positive."
   }
 }
 

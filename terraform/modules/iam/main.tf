@@ -129,13 +129,15 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Run worker: one Fargate task per Dagster run. Reads raw-data/, writes reports/, quarantine/ and
-# compute-logs/, and nothing else (it can never modify or delete raw data).
+# Run worker: one Fargate task per Dagster run, and one per step of a sharded run (same task
+# definition, same role). Reads raw-data/, writes reports/, quarantine/ and compute-logs/, keeps
+# the shards' intermediate files under work/, and nothing else (it can never modify or delete raw
+# data). Only this role may also start the step tasks of its own run (step_launcher below).
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "run" {
   name               = "${var.name}-run-task"
-  description        = "Dagster run worker: read raw-data/, write reports/, quarantine/, compute-logs/"
+  description        = "Dagster run worker: read raw-data/, write reports/, quarantine/, compute-logs/, work/; start its step tasks"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -178,6 +180,28 @@ data "aws_iam_policy_document" "run" {
     resources = ["${local.bucket_arn}/quarantine/*"]
   }
 
+  # Shards of a large day exchange intermediate files under work/<day>/<run id>/; the publish step
+  # deletes them after writing the report.
+  statement {
+    sid       = "ListShardWork"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["work/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadWriteDeleteShardWork"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+    resources = ["${local.bucket_arn}/work/*"]
+  }
+
   dynamic "statement" {
     for_each = local.bucket_kms
 
@@ -202,11 +226,88 @@ resource "aws_iam_role_policy" "run" {
   policy = data.aws_iam_policy_document.run.json
 }
 
-# The RUN_DATE entry (pipeline-project run) does what a run worker does in-process, then reads
-# the report it just wrote back to print its summary.
+# dagster_aws's ecs_executor inside a sharded run's worker: it loads the EcsRunLauncher, starts one
+# task per step from its own task definition (container overrides only), watches them and stops
+# them when the run is terminated. Same scoping as the daemon's run_launcher below, without
+# registering task definitions or reading logs.
+data "aws_iam_policy_document" "step_launcher" {
+  statement {
+    sid       = "RunStepsFromTheRunWorkerTaskDefinition"
+    effect    = "Allow"
+    actions   = ["ecs:RunTask"]
+    resources = [local.run_task_definitions]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  # Its own task once at start (task definition, cluster), then each step task's health.
+  statement {
+    sid       = "WatchAndStopStepTasks"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  # RunTask passes the run's tags (dagster/run_id, dagster/step-key, ...).
+  statement {
+    sid       = "TagStepTasksAtLaunch"
+    effect    = "Allow"
+    actions   = ["ecs:TagResource"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+
+  # The executor requires the instance's EcsRunLauncher, whose constructor resolves
+  # DAGSTER_RUN_TASK_DEFINITION; the action has no resource-level permissions. No EC2 lookups:
+  # deploy/dagster.yaml sets use_current_ecs_task_config to false.
+  statement {
+    sid       = "LoadTheRunLauncher"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PassOnlyTheRunRoles"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.run.arn, aws_iam_role.execution.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "run_step_launcher" {
+  name   = "step-launcher"
+  role   = aws_iam_role.run.id
+  policy = data.aws_iam_policy_document.step_launcher.json
+}
+
+# The RUN_DATE entry (pipeline-project run) does what a run worker does in-process (work/
+# included, no step tasks, so no ECS access), then reads back the report it just wrote to print
+# its summary.
 resource "aws_iam_role" "reprocess" {
   name               = "${var.name}-reprocess-task"
-  description        = "RUN_DATE entry: the run worker's access plus reading back reports/"
+  description        = "RUN_DATE entry: the run worker's S3 access plus reading back reports/; no ECS access"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 

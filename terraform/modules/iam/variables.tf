@@ -10,7 +10,7 @@ variable "cluster_name" {
 
 variable "run_task_family" {
   type        = string
-  description = "Task definition family of the run worker (<name>-run); the only family the launcher may run."
+  description = "Task definition family of the run worker (<name>-run); the only family the launcher and the run worker's step executor may run."
 }
 
 variable "service_names" {
@@ -20,7 +20,7 @@ variable "service_names" {
 
 variable "data_bucket_arn" {
   type        = string
-  description = "ARN of the data bucket (raw-data/, reports/, quarantine/, compute-logs/)."
+  description = "ARN of the data bucket (raw-data/, reports/, quarantine/, compute-logs/, work/)."
 }
 
 variable "data_bucket_kms_key_arn" {
