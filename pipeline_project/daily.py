@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from pipeline_project.core.aggregation import FileTally, InputFile, ScanCounts, ShardScanner, summarize
+from pipeline_project.core.columnar import text_columns_rows
 from pipeline_project.core.contract import (
     QUARANTINE_PREFIX,
     REPORTS_PREFIX,
@@ -37,7 +38,16 @@ from pipeline_project.core.contract import (
 )
 from pipeline_project.core.csv_blocks import CsvBlock, parse_block
 from pipeline_project.core.dedupe import TARGET_PARTITION_BYTES, partitions_for, resolve
-from pipeline_project.core.readers import BATCH_ROWS, CHUNK_BYTES, FileRejected, read_csv_items, read_rows
+from pipeline_project.core.readers import (
+    BATCH_ROWS,
+    CHUNK_BYTES,
+    FileRejected,
+    ParquetColumns,
+    RawRow,
+    read_csv_items,
+    read_parquet_items,
+    read_rows,
+)
 from pipeline_project.core.report import build_report, encode_report
 from pipeline_project.storage import ObjectInfo, Storage
 
@@ -265,13 +275,12 @@ def _process_file(
     try:
         with storage.open(obj) as stream:
             if entry.format.startswith("csv"):
-                _scan_csv(read_csv_items(entry.format, stream, max_file_bytes, chunk_bytes), tally, scanner)
+                _scan_items(read_csv_items(entry.format, stream, max_file_bytes, chunk_bytes), tally, scanner)
             elif entry.format == "parquet":
                 # Parquet keeps its footer at the end, so it needs a seekable local copy.
                 with tempfile.TemporaryFile() as source:
                     shutil.copyfileobj(stream, source, 1 << 20)
-                    for row in read_rows(entry.format, source, max_file_bytes, chunk_bytes, batch_rows):
-                        tally.add(row)
+                    _scan_items(read_parquet_items(source, batch_rows), tally, scanner)
             else:
                 for row in read_rows(entry.format, stream, max_file_bytes, chunk_bytes, batch_rows):
                     tally.add(row)
@@ -282,25 +291,26 @@ def _process_file(
     return None
 
 
-def _scan_csv(items, tally: FileTally, scanner: ShardScanner) -> None:
-    """Plain blocks are parsed on PARSE_THREADS threads (numpy and Arrow release the GIL), applied in order."""
+def _scan_items(items, tally: FileTally, scanner: ShardScanner) -> None:
+    """Blocks are validated on PARSE_THREADS threads (numpy and Arrow release the GIL) and applied
+    in order; single rows (the exact row path) are applied as they come, after the blocks before them."""
 
-    def parse(block: CsvBlock):
-        rows = parse_block(block)
+    def parse(item: CsvBlock | ParquetColumns):
+        rows = parse_block(item) if isinstance(item, CsvBlock) else text_columns_rows(*item)
         return rows, scanner.spill.split(tally.spill_batch(rows.valid))
 
     pending: deque = deque()
-    with ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="csv-block") as pool:
+    with ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="blocks") as pool:
         try:
             for item in items:
-                if isinstance(item, CsvBlock):
-                    pending.append(pool.submit(parse, item))
-                    while len(pending) > 2 * PARSE_THREADS:
+                if isinstance(item, RawRow):
+                    while pending:
                         tally.add_block(*pending.popleft().result())
+                    tally.add(item)
                     continue
-                while pending:
+                pending.append(pool.submit(parse, item))
+                while len(pending) > 2 * PARSE_THREADS:
                     tally.add_block(*pending.popleft().result())
-                tally.add(item)
             while pending:
                 tally.add_block(*pending.popleft().result())
         finally:

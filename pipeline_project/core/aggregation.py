@@ -17,9 +17,8 @@ from typing import IO
 
 import pyarrow as pa
 
-from pipeline_project.core.columnar import VALID_SCHEMA
+from pipeline_project.core.columnar import VALID_SCHEMA, BlockRows
 from pipeline_project.core.contract import EVENT_TYPES, REQUIRED_COLUMNS, ROW_REASONS
-from pipeline_project.core.csv_blocks import BlockRows
 from pipeline_project.core.dedupe import SPILL_SCHEMA, PartitionWriter, Resolved
 from pipeline_project.core.readers import RawRow
 from pipeline_project.core.validation import validate
@@ -86,7 +85,7 @@ class FileTally:
             self.flush()
 
     def add_block(self, rows: BlockRows, parts: list[tuple[int, pa.RecordBatch]]) -> None:
-        """A parsed plain CSV block; parts is its valid rows split by partition (see spill_parts)."""
+        """A validated block (plain CSV lines, ASCII Parquet batch); parts: its valid rows by partition."""
         self.flush()
         self.read += rows.read
         for line, reason, content in rows.rejected:

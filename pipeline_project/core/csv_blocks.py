@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline_project.core.columnar import REASON_CODES, VALID, ValidatedColumns, validate_columns
+from pipeline_project.core.columnar import REASON_CODES, VALID, BlockRows, ValidatedColumns, validate_columns
 from pipeline_project.core.contract import ROW_REASONS
 
 _SAFE = bytes([9, 10, *range(0x20, 0x7F)]).replace(b'"', b"")
@@ -28,12 +28,6 @@ class CsvBlock(NamedTuple):
     first_line: int  # 1-based line number of the block's first line
     positions: tuple[int, ...]  # column index of each contract field
     width: int  # fields per record, from the header
-
-
-class BlockRows(NamedTuple):
-    read: int
-    rejected: list[tuple[int, str, str]]  # (line, reason, content) in line order
-    valid: pa.RecordBatch  # columnar.VALID_SCHEMA
 
 
 def is_plain(data: bytes) -> bool:

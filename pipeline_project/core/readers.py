@@ -21,6 +21,7 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
@@ -317,7 +318,60 @@ def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
         yield RawRow(number, tuple(_json_text(obj.get(c)) for c in REQUIRED_COLUMNS), line)
 
 
+class ParquetColumns(NamedTuple):
+    """A batch of Parquet rows whose six fields are all ASCII text: validated as columns."""
+
+    first_row: int  # 1-based row number of the batch's first row
+    columns: list[pa.Array]  # string arrays, REQUIRED_COLUMNS order, values as stored
+
+
+def read_parquet_items(stream: BinaryIO, batch_rows: int = BATCH_ROWS) -> Iterator[ParquetColumns | RawRow]:
+    """read_rows' Parquet rows, with all-ASCII text batches handed over whole as columns."""
+    with _file_errors():
+        for first_row, batch in _parquet_batches(stream, batch_rows):
+            with _undecodable():
+                columns = [_as_text_column(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
+            if all(c is not None for c in columns):
+                yield ParquetColumns(first_row, columns)
+            else:
+                yield from _batch_rows(first_row, batch)
+
+
+@contextlib.contextmanager
+def _undecodable():
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
+        raise FileRejected("unreadable_file", f"Parquet data cannot be decoded: {exc}") from None
+
+
+def _as_text_column(array: pa.Array) -> pa.Array | None:
+    """The column as a string array when every value is ASCII text (str.strip then equals Arrow's trim)."""
+    kind = array.type
+    if pat.is_dictionary(kind):
+        array = array.dictionary_decode()
+        kind = array.type
+    if not (pat.is_string(kind) or pat.is_large_string(kind) or pat.is_string_view(kind)):
+        return None
+    array = array.cast(pa.string())
+    if pc.all(pc.string_is_ascii(array)).as_py() is False:
+        return None
+    return array
+
+
 def _parquet_rows(stream: BinaryIO, batch_rows: int) -> Iterator[RawRow]:
+    for first_row, batch in _parquet_batches(stream, batch_rows):
+        yield from _batch_rows(first_row, batch)
+
+
+def _batch_rows(first_row: int, batch: pa.RecordBatch) -> Iterator[RawRow]:
+    with _undecodable():
+        columns = [_column_text(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
+    for number, values in enumerate(zip(*columns, strict=True), start=first_row):
+        yield RawRow(number, values, None)
+
+
+def _parquet_batches(stream: BinaryIO, batch_rows: int) -> Iterator[tuple[int, pa.RecordBatch]]:
     stream.seek(0, io.SEEK_END)
     if stream.tell() == 0:
         return
@@ -330,15 +384,15 @@ def _parquet_rows(stream: BinaryIO, batch_rows: int) -> Iterator[RawRow]:
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise FileRejected("missing_columns", "schema lacks " + ", ".join(missing))
-    number = 0
-    try:
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=list(REQUIRED_COLUMNS)):
-            columns = [_column_text(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
-            for values in zip(*columns, strict=True):
-                number += 1
-                yield RawRow(number, values, None)
-    except (pa.ArrowException, OSError) as exc:
-        raise FileRejected("unreadable_file", f"Parquet data cannot be decoded: {exc}") from None
+    first_row = 1
+    batches = parquet.iter_batches(batch_size=batch_rows, columns=list(REQUIRED_COLUMNS))
+    while True:
+        with _undecodable():
+            batch = next(batches, None)
+        if batch is None:
+            return
+        yield first_row, batch
+        first_row += batch.num_rows
 
 
 def _timestamp_text(value: int, unit: str) -> str:
