@@ -28,7 +28,7 @@ import pyarrow.types as pat
 from pipeline_project.core.contract import REQUIRED_COLUMNS
 from pipeline_project.core.csv_blocks import CsvBlock, is_plain
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 2 << 20
 BATCH_ROWS = 65_536
 # Far above any real field, yet a bound on what one unterminated quote can make us hold.
 CSV_FIELD_LIMIT = 16 << 20
