@@ -712,7 +712,7 @@ WORK_STATEMENTS = [
     {
         "sid": "ListShardWork",
         "effect": "Allow",
-        "actions": ["s3:ListBucket"],
+        "actions": ["s3:ListBucket", "s3:ListBucketVersions"],
         "resources": ["${local.bucket_arn}"],
         "condition": [{"test": "StringLike", "variable": "s3:prefix", "values": ["work/*"]}],
     },

@@ -181,11 +181,11 @@ data "aws_iam_policy_document" "run" {
   }
 
   # Shards of a large day exchange intermediate files under work/<day>/<run id>/; the publish step
-  # deletes them after writing the report.
+  # lists them (versions, like every storage listing) and deletes them after writing the report.
   statement {
     sid       = "ListShardWork"
     effect    = "Allow"
-    actions   = ["s3:ListBucket"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
     resources = [local.bucket_arn]
 
     condition {
