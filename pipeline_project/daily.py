@@ -172,6 +172,7 @@ def scan_shard(
     """Read one shard's files; its spilled rows stay in spill_directory, or move to storage at move_to."""
     prefix = raw_day_prefix(plan.day)
     directory = os.path.join(spill_directory, f"shard-{shard:04d}")
+    shutil.rmtree(directory, ignore_errors=True)  # a retried step starts afresh
     scanner = ShardScanner(directory, plan.partitions)
     start, end = plan.shards[shard]
     scan = ShardScan(plan.day, shard, scanner.inputs, list(range(start, end)), scanner.counts, [], [], directory, None)
