@@ -207,15 +207,22 @@ def merge_day(storage: Storage, plan: DayPlan, scans: list[ShardScan], run_id: s
     fetched = os.path.join(spill_directory, "merge")
     os.makedirs(fetched, exist_ok=True)
 
+    # Shards whose files went to storage: one listing each, then every file streamed to local disk.
+    stored = {
+        s.shard: {o.key: o for o in storage.list_objects(f"{s.work_prefix}shard-{s.shard:04d}/")}
+        for s in scans
+        if s.work_prefix is not None
+    }
+
     def local(scan: ShardScan, name: str) -> str:
         if scan.work_prefix is None:
             return os.path.join(scan.directory, name)
-        path = os.path.join(fetched, f"{scan.shard:04d}-{name}")
-        data = storage.read_bytes(f"{scan.work_prefix}shard-{scan.shard:04d}/{name}")
-        if data is None:
+        obj = stored[scan.shard].get(f"{scan.work_prefix}shard-{scan.shard:04d}/{name}")
+        if obj is None:
             raise FileNotFoundError(f"shard {scan.shard} of {plan.day} lost its {name} under {scan.work_prefix}")
-        with open(path, "wb") as out:
-            out.write(data)
+        path = os.path.join(fetched, f"{scan.shard:04d}-{name}")
+        with storage.open(obj) as stream, open(path, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
         return path
 
     def fetch(partition: int) -> list[str]:

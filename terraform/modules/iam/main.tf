@@ -198,7 +198,7 @@ data "aws_iam_policy_document" "run" {
   statement {
     sid       = "ReadWriteDeleteShardWork"
     effect    = "Allow"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
     resources = ["${local.bucket_arn}/work/*"]
   }
 
