@@ -11,6 +11,7 @@ partition's files in shard order, which is the day's order again.
 from __future__ import annotations
 
 import os
+import resource
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +30,21 @@ TARGET_PARTITION_BYTES = 32 << 20  # of raw input per partition; resolving one h
 WRITE_BUFFER_BYTES = 32 << 20
 _HASH_SLICE = 1 << 16
 MAX_PARTITIONS = 4096
+_OTHER_FILES = 256  # inputs, logs, sockets: headroom beside the partition files
 _MONEY = [n for n, kind in enumerate(EVENT_TYPES) if kind in ("purchase", "refund")]
 _PURCHASE = EVENT_TYPES.index("purchase")
 _INT64_MAX = (1 << 63) - 1
 # Per-position multipliers of the spill hash; fixed so every shard and task agrees.
 _MULTIPLIERS = np.random.default_rng(20250615).integers(1, 1 << 62, 64, dtype=np.uint64) | np.uint64(1)
+
+
+def ensure_open_files(needed: int) -> None:
+    """A big day keeps one file open per partition: lift the soft limit on open files if needed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise OSError(f"{needed} files must be open at once but the limit is {hard} (ulimit -n)")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def partitions_for(input_bytes: int, partition_bytes: int = TARGET_PARTITION_BYTES) -> int:
@@ -83,6 +94,7 @@ class PartitionWriter:
         # Small pieces are gathered per partition and written together: fewer, larger batches.
         self._buffered: dict[int, list[pa.RecordBatch]] = {}
         self._buffered_bytes = 0
+        ensure_open_files(partitions + _OTHER_FILES)
         os.makedirs(directory, exist_ok=True)
 
     def path(self, partition: int) -> str:

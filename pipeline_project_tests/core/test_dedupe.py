@@ -284,3 +284,20 @@ def test_excluded_file_rows_are_ignored_and_a_later_row_counts_first(tmp_path, p
 def test_resolve_with_nothing_spilled(tmp_path):
     assert as_dict(run_resolve(str(tmp_path), [], set(), 3, 2)) == as_dict(Resolved())
     assert Counter() == run_resolve(str(tmp_path), [(0, [])], {0}, 1, 1).duplicates_by_file
+
+
+def test_the_open_file_limit_is_raised_for_many_partitions(monkeypatch):
+    import resource
+
+    from pipeline_project.core import dedupe
+
+    limits = {"now": (1024, 65536)}
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: limits["now"])
+    monkeypatch.setattr(resource, "setrlimit", lambda kind, value: limits.update(now=value))
+    dedupe.ensure_open_files(900)
+    assert limits["now"] == (1024, 65536)
+    dedupe.ensure_open_files(4352)
+    assert limits["now"] == (4352, 65536)
+    limits["now"] = (1024, 2048)
+    with pytest.raises(OSError, match="4352 files must be open at once but the limit is 2048"):
+        dedupe.ensure_open_files(4352)
