@@ -104,42 +104,63 @@ def _failure_message(result) -> str:
     return "the run failed"
 
 
+def _execute(job_name: str, day: str, tags: dict, instance, resources) -> tuple[bool, str, str]:
+    """One day's run, recorded in the instance: in this process, or with its shards in parallel
+    processes when the policy routed it to the sharded job. Returns success, run id, failure."""
+    from dagster import build_reconstructable_job, execute_job
+
+    from pipeline_project.definitions import defs
+    from pipeline_project.defs.policy import JOB
+
+    if job_name == JOB:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            partition_key=day,
+            instance=instance,
+            run_config=QUIET_LOGGERS,
+            resources=resources,
+            tags=tags,
+            raise_on_error=False,
+        )
+        return result.success, result.run_id, "" if result.success else _failure_message(result)
+    job = build_reconstructable_job("pipeline_project.definitions", "job_named", reconstructable_args=(job_name,))
+    with execute_job(job, instance, run_config=QUIET_LOGGERS, tags={**tags, "dagster/partition": day}) as result:
+        return result.success, result.run_id, "" if result.success else _failure_message(result)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     days = _run_days(args)
     if not os.environ.get("DAGSTER_HOME"):
         raise UsageError(
             "DAGSTER_HOME is not set: point it at your Dagster instance folder (make demo uses .dagster_home)"
         )
+    # A CLI run executes here (a RUN_DATE task included): a big day's shards run as processes of
+    # this machine, not as tasks of their own, whatever the deployment's services use.
+    os.environ["PIPELINE_STEP_EXECUTOR"] = "multiprocess"
     from dagster import DagsterInstance
 
-    from pipeline_project.definitions import defs
+    from pipeline_project.defs.policy import policy_from_env
 
-    job = defs.resolve_job_def("daily_report_job")
     resources, storage = _resources_and_storage()
     failed = 0
     started_all = time.monotonic()
-    with DagsterInstance.get() as instance:
+    with DagsterInstance.get() as instance, policy_from_env() as policy:
         for n, day in enumerate(days, start=1):
             started = time.monotonic()
-            result = job.execute_in_process(
-                partition_key=day,
-                instance=instance,
-                run_config=QUIET_LOGGERS,
-                resources=resources,
-                tags={"pipeline/trigger": "cli"},
-                raise_on_error=False,
-            )
+            content = policy.content(day)
+            launch = policy.launch("cli", [content.input_bytes], content.fingerprint)
+            success, run_id, failure = _execute(launch.job_name, day, launch.tags, instance, resources)
             seconds = time.monotonic() - started
             prefix = f"[{n}/{len(days)}] {day}"
-            if not result.success:
+            if not success:
                 failed += 1
-                print(f"{prefix} FAILED in {seconds:.1f}s (run {result.run_id}): {_failure_message(result)}")
+                print(f"{prefix} FAILED in {seconds:.1f}s (run {run_id}): {failure}")
                 continue
             report = json.loads(storage.read_bytes(report_key(day)))
             r = report["records"]
             print(
-                f"{prefix} ok in {seconds:.1f}s (run {result.run_id}): {r['read']} read, {r['valid']} valid, "
-                f"{r['rejected']} rejected, {r['duplicates']} duplicates -> {storage.location(report_key(day))}"
+                f"{prefix} ok in {seconds:.1f}s (run {run_id}, {launch.job_name}): {r['read']} read, "
+                f"{r['valid']} valid, {r['rejected']} rejected, {r['duplicates']} duplicates "
+                f"-> {storage.location(report_key(day))}"
             )
             for entry in report["inputs"]:
                 name = entry["key"][len(raw_day_prefix(day)) :]

@@ -1,11 +1,11 @@
 """The code location: `dagster dev` finds `defs` here (see [tool.dagster] in pyproject.toml)."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, JobDefinition
 
 from pipeline_project.defs.alerts import run_failure_alert_sensor
 from pipeline_project.defs.assets import daily_report, raw_data
 from pipeline_project.defs.checks import freshness_checks, freshness_sensor
-from pipeline_project.defs.jobs import daily_report_job, daily_report_sharded_job
+from pipeline_project.defs.jobs import by_size_executor, daily_report_job, daily_report_sharded_job
 from pipeline_project.defs.resources import resources_from_env
 from pipeline_project.defs.schedules import daily_report_schedule
 from pipeline_project.defs.sensors import raw_data_sensor
@@ -15,11 +15,17 @@ defs = Definitions(
     assets=[raw_data, daily_report],
     asset_checks=freshness_checks,
     jobs=[daily_report_job, daily_report_sharded_job],
-    # Materializing from the asset graph runs every step in the run's process, like daily_report_job.
-    executor=in_process_executor,
+    # The asset page's runs (Materialize, backfills) route like daily_report_job: big days' shards
+    # in parallel, every other day in the run's own process.
+    executor=by_size_executor,
     schedules=[daily_report_schedule],
     sensors=[raw_data_sensor, freshness_sensor, run_failure_alert_sensor],
     resources=resources_from_env(),
     # PIPELINE_LOG_FORMAT=json: every job logs one JSON object per line (observability/logging.py).
     loggers=run_loggers(log_format()),
 )
+
+
+def job_named(name: str) -> JobDefinition:
+    """A job by name, for build_reconstructable_job (the CLI's runs with steps in other processes)."""
+    return defs.resolve_job_def(name)

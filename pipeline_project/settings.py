@@ -51,6 +51,24 @@ SETTINGS = {
         Setting("PIPELINE_SENSOR_LOOKBACK_DAYS", "3", "Day prefixes (yesterday backwards) the sensor lists."),
         Setting("PIPELINE_SENSOR_QUIET_SECONDS", "600", "A day without _SUCCESS is ready once unchanged this long."),
         Setting(
+            "PIPELINE_ARRIVALS_QUEUE_URL",
+            "",
+            "SQS queue of S3 arrival events (EventBridge); set: the sensor consumes events, empty: it lists.",
+        ),
+        Setting(
+            "PIPELINE_ARRIVALS_MAX_MESSAGES", "100", "Most arrival messages one sensor tick receives (events mode)."
+        ),
+        Setting(
+            "PIPELINE_ARRIVALS_VISIBILITY_SECONDS",
+            "600",
+            "A received message is hidden this long; not deleted by then (daemon down), it comes back.",
+        ),
+        Setting(
+            "PIPELINE_RECONCILE_SECONDS",
+            "3600",
+            "Events mode: the look-back window is also listed this often, for anything an event missed.",
+        ),
+        Setting(
             "PIPELINE_ECS_SIZE_TIERS",
             "0:1024/4096,5GiB:2048/8192,20GiB:4096/16384",
             "Per-run ECS size by the day's raw input: MIN_SIZE:CPU/MEMORY tiers (see defs/sizing.py).",

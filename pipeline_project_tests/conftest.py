@@ -12,7 +12,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from pipeline_project.core.sample_data import sample_day
+from pipeline_project.defs.policy import RunPolicy
 from pipeline_project.defs.resources import ArrivalResource, LakeResource, QualityResource
+from pipeline_project.settings import SETTINGS
 from pipeline_project.storage import Storage, open_storage
 
 
@@ -67,13 +69,25 @@ def make_resources(
     quiet_seconds: int = 600,
     shard_bytes: int = 2 << 30,
     spill_via_storage: bool = False,
+    size_tiers: str = SETTINGS["PIPELINE_ECS_SIZE_TIERS"].default,
+    queue_url: str = "",
+    visibility_seconds: int = 600,
+    reconcile_seconds: int = 3600,
 ):
+    lake = LakeResource(
+        storage_url=url, max_file_bytes=max_file_bytes, shard_bytes=shard_bytes, spill_via_storage=spill_via_storage
+    )
     return {
-        "lake": LakeResource(
-            storage_url=url, max_file_bytes=max_file_bytes, shard_bytes=shard_bytes, spill_via_storage=spill_via_storage
-        ),
+        "lake": lake,
+        "policy": RunPolicy(lake=lake, size_tiers=size_tiers),
         "quality": QualityResource(rejection_rate_warn=0.05),
-        "arrival": ArrivalResource(lookback_days=lookback_days, quiet_seconds=quiet_seconds),
+        "arrival": ArrivalResource(
+            lookback_days=lookback_days,
+            quiet_seconds=quiet_seconds,
+            queue_url=queue_url,
+            visibility_seconds=visibility_seconds,
+            reconcile_seconds=reconcile_seconds,
+        ),
     }
 
 

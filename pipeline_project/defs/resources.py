@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 from pipeline_project.core.contract import WORK_PREFIX
 from pipeline_project.settings import env_float, env_int, env_str, value
 from pipeline_project.storage import Storage, open_storage
+from pipeline_project.storage.arrivals_queue import ArrivalsQueue
 
 
 class LakeResource(ConfigurableResource):
@@ -24,6 +25,14 @@ class LakeResource(ConfigurableResource):
     def storage(self) -> Storage:
         return open_storage(self.storage_url)
 
+    def event_scope(self) -> tuple[str, str]:
+        """The bucket and the key prefix of the lake's root ("" or "team/lake/"), as S3 events name them."""
+        parsed = urlparse(self.storage_url)
+        if parsed.scheme != "s3":
+            raise ValueError("PIPELINE_ARRIVALS_QUEUE_URL needs an s3:// PIPELINE_STORAGE_URL: events name a bucket")
+        root = parsed.path.strip("/")
+        return parsed.netloc, f"{root}/" if root else ""
+
 
 class QualityResource(ConfigurableResource):
     """Thresholds for the report's asset checks."""
@@ -32,10 +41,21 @@ class QualityResource(ConfigurableResource):
 
 
 class ArrivalResource(ConfigurableResource):
-    """How the sensor decides which days to look at and when a day is complete."""
+    """How the sensor learns of arrivals, which days it looks at and when a day is complete.
+
+    With a queue URL the sensor consumes S3 events (events mode) and lists the look-back window
+    every reconcile_seconds; without one it lists the window every tick (listing mode).
+    """
 
     lookback_days: int
     quiet_seconds: int
+    queue_url: str = ""
+    max_messages: int = 100
+    visibility_seconds: int = 600
+    reconcile_seconds: int = 3600
+
+    def queue(self) -> ArrivalsQueue | None:
+        return ArrivalsQueue(self.queue_url, self.visibility_seconds) if self.queue_url else None
 
 
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[A-Za-z0-9_.-]{1,256}$")
@@ -77,18 +97,26 @@ def step_io_manager(executor: str, storage_url: str) -> dict:
 
 
 def resources_from_env() -> dict:
+    from pipeline_project.defs.policy import RunPolicy
+
+    lake = LakeResource(
+        storage_url=env_str("PIPELINE_STORAGE_URL"),
+        max_file_bytes=env_int("PIPELINE_MAX_FILE_BYTES"),
+        shard_bytes=env_int("PIPELINE_SHARD_BYTES"),
+        spill_via_storage=value("PIPELINE_STEP_EXECUTOR") == "ecs",
+    )
     return {
         **step_io_manager(value("PIPELINE_STEP_EXECUTOR"), value("PIPELINE_STORAGE_URL")),
-        "lake": LakeResource(
-            storage_url=env_str("PIPELINE_STORAGE_URL"),
-            max_file_bytes=env_int("PIPELINE_MAX_FILE_BYTES"),
-            shard_bytes=env_int("PIPELINE_SHARD_BYTES"),
-            spill_via_storage=value("PIPELINE_STEP_EXECUTOR") == "ecs",
-        ),
+        "lake": lake,
+        "policy": RunPolicy(lake=lake, size_tiers=env_str("PIPELINE_ECS_SIZE_TIERS")),
         "quality": QualityResource(rejection_rate_warn=env_float("PIPELINE_REJECTION_RATE_WARN")),
         "arrival": ArrivalResource(
             lookback_days=env_int("PIPELINE_SENSOR_LOOKBACK_DAYS"),
             quiet_seconds=env_int("PIPELINE_SENSOR_QUIET_SECONDS"),
+            queue_url=env_str("PIPELINE_ARRIVALS_QUEUE_URL"),
+            max_messages=env_int("PIPELINE_ARRIVALS_MAX_MESSAGES"),
+            visibility_seconds=env_int("PIPELINE_ARRIVALS_VISIBILITY_SECONDS"),
+            reconcile_seconds=env_int("PIPELINE_RECONCILE_SECONDS"),
         ),
         "alerts": AlertResource(
             topic_arn=env_str("PIPELINE_ALERT_TOPIC_ARN"),

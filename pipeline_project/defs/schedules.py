@@ -1,15 +1,12 @@
-"""Daily schedule: yesterday's report, every day, whatever the sensor did."""
+"""Daily schedule: a safety net that runs yesterday only when its current content has no report."""
 
 import datetime as dt
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
-from pipeline_project.core.arrivals import considered
-from pipeline_project.core.contract import raw_day_prefix
-from pipeline_project.defs import sizing
 from pipeline_project.defs.jobs import daily_report_job
 from pipeline_project.defs.partitions import daily_partitions
-from pipeline_project.defs.resources import LakeResource
+from pipeline_project.defs.policy import RunPolicy
 from pipeline_project.settings import value
 
 
@@ -18,19 +15,22 @@ from pipeline_project.settings import value
     job=daily_report_job,
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
-    description="Materializes yesterday's (UTC) daily_report partition, sized (ecs/cpu, ecs/memory) "
-    "by the day's input bytes.",
+    description="Safety net: materializes yesterday's (UTC) daily_report partition unless a report for "
+    "exactly its current content exists, routed and sized by the trigger policy.",
 )
-def daily_report_schedule(context: ScheduleEvaluationContext, lake: LakeResource):
+def daily_report_schedule(context: ScheduleEvaluationContext, policy: RunPolicy):
     tick = context.scheduled_execution_time.astimezone(dt.UTC)
     day = (tick.date() - dt.timedelta(days=1)).isoformat()
     if day < daily_partitions.start.date().isoformat():
         return SkipReason(f"{day} is before the first partition")
     try:
-        # One listing of the one day prefix, the same objects the run will consider.
-        input_bytes = sum(o.size for o in considered(day, lake.storage().list_objects(raw_day_prefix(day))))
-        size = sizing.size_tags(input_bytes, sizing.SIZE_TIERS)
-    except Exception as exc:  # the safety net still runs: sized for the biggest tier
-        context.log.warning(f"could not size {day} ({type(exc).__name__}: {exc}); using the largest tier")
-        size = sizing.largest_tags(sizing.SIZE_TIERS)
-    return RunRequest(run_key=f"schedule:{day}", partition_key=day, tags={"pipeline/trigger": "schedule", **size})
+        content = policy.content(day)
+        if policy.reported(day, content.fingerprint):
+            return SkipReason(f"{day} already has a report for its current content")
+        launch = policy.launch("schedule", [content.input_bytes], content.fingerprint)
+        run_key = f"schedule:{day}:{content.fingerprint[:16]}"
+    except Exception as exc:  # the safety net still runs: the policy's size for an unmeasured day
+        context.log.warning(f"could not measure {day} ({type(exc).__name__}: {exc}); using the largest size")
+        launch = policy.launch("schedule", [None])
+        run_key = f"schedule:{day}"
+    return RunRequest(run_key=run_key, partition_key=day, tags=launch.tags)

@@ -7,8 +7,8 @@ objects the contract considers under raw-data/D/) is at least MIN_SIZE runs with
 bytes, optionally with a binary unit (KiB, MiB, GiB, TiB). The first tier starts at 0, MIN_SIZE
 strictly increases, CPU and MEMORY never decrease, and every pair is a valid Fargate size.
 
-The sensor and the schedule put the chosen size in the run tags `ecs/cpu` and `ecs/memory`, which
-the EcsRunLauncher applies as task overrides.
+The trigger policy (defs/policy.py) puts the chosen size in the run tags `ecs/cpu` and `ecs/memory`
+of every run it routes, which the EcsRunLauncher applies as task overrides.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pipeline_project.settings import value
 
 VARIABLE = "PIPELINE_ECS_SIZE_TIERS"
 CPU_TAG = "ecs/cpu"
@@ -112,7 +110,3 @@ def largest_tags(tiers: Sequence[Tier]) -> dict[str, str]:
     """Run tags when the input size could not be measured: the biggest tier, never too small."""
     tier = tiers[-1]
     return {CPU_TAG: str(tier.cpu), MEMORY_TAG: str(tier.memory), INPUT_BYTES_TAG: "unknown"}
-
-
-# Read when the code location loads, like the cron strings: a bad value stops the load with its message.
-SIZE_TIERS = parse_tiers(value(VARIABLE))

@@ -79,12 +79,11 @@ def s3_listing(monkeypatch):
 
 
 def tick(s3_url: str):
-    context = build_sensor_context(
-        instance=DagsterInstance.ephemeral(), resources=make_resources(s3_url, lookback_days=LOOKBACK)
-    )
-    started = time.perf_counter()
-    result = raw_data_sensor(context)
-    return result, time.perf_counter() - started
+    resources = make_resources(s3_url, lookback_days=LOOKBACK)
+    with build_sensor_context(instance=DagsterInstance.ephemeral(), resources=resources) as context:
+        started = time.perf_counter()
+        result = raw_data_sensor(context)
+        return result, time.perf_counter() - started
 
 
 def _check_bounded(s3_url: str, per_day: Counter, seen: dict, result) -> tuple[int, int]:

@@ -8,8 +8,9 @@ from pipeline_project.definitions import defs
 from pipeline_project.defs.jobs import step_executor
 
 
-def test_daily_job_runs_in_process_and_the_sharded_job_in_parallel_processes():
-    assert defs.resolve_job_def("daily_report_job").executor_def.name == "in_process"
+def test_daily_job_and_the_asset_page_route_by_size_and_the_sharded_job_runs_in_parallel_processes():
+    assert defs.resolve_job_def("daily_report_job").executor_def.name == "by_size"
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "by_size"
     assert defs.resolve_job_def("daily_report_sharded_job").executor_def.name == "multiprocess"
 
 

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 from dagster import SkipReason, build_schedule_context
 
-from pipeline_project.defs import sizing
+from pipeline_project.core.arrivals import fingerprint
+from pipeline_project.daily import day_inputs
 from pipeline_project.defs.schedules import daily_report_schedule
 from pipeline_project.storage import StorageError
 from pipeline_project.storage.local import LocalStorage
@@ -15,10 +16,13 @@ from pipeline_project_tests.conftest import land, make_resources
 SMALL_TIERS = "0:256/512,100:512/1024,1KiB:1024/2048"
 
 
-def _tick(tick: dt.datetime, lake_url: str):
-    return daily_report_schedule(
-        build_schedule_context(scheduled_execution_time=tick, resources=make_resources(lake_url))
-    )
+def _tick(tick: dt.datetime, lake_url: str, **resources):
+    resources = make_resources(lake_url, **resources)
+    with build_schedule_context(scheduled_execution_time=tick, resources=resources) as context:
+        return daily_report_schedule(context)
+
+
+EMPTY = fingerprint([])
 
 
 @pytest.fixture
@@ -39,10 +43,12 @@ def test_schedule_requests_yesterday_utc(local_url):
     tick = dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC)
     request = _tick(tick, local_url)
     assert request.partition_key == "2025-02-28"
-    assert request.run_key == "schedule:2025-02-28"
+    assert request.run_key == f"schedule:2025-02-28:{EMPTY[:16]}"
     # An empty day still runs (and fails, saying so); it is sized by the first tier.
     assert request.tags == {
         "pipeline/trigger": "schedule",
+        "pipeline/steps": "in_process",
+        "pipeline/raw_fingerprint": EMPTY,
         "ecs/cpu": "1024",
         "ecs/memory": "4096",
         "pipeline/input_bytes": "0",
@@ -78,16 +84,17 @@ def test_schedule_runs_at_the_configured_cron():
 def test_schedule_sizes_the_run_from_one_listing_of_the_day(
     lake, lake_url, monkeypatch, listed_prefixes, sizes, cpu, memory
 ):
-    monkeypatch.setattr(sizing, "SIZE_TIERS", sizing.parse_tiers(SMALL_TIERS))
     files = {f"part-{n}.csv": b"x" * size for n, size in enumerate(sizes)}
     # Markers and temporary files are not input: they never change the size.
     land(lake, "2025-02-28", {**files, "_SUCCESS": b"", "_temporary/big.csv": b"y" * 5000, ".hidden.csv": b"z" * 5000})
     land(lake, "2025-02-27", {"other-day.csv": b"w" * 5000})
     listed_prefixes.clear()
-    request = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), lake_url)
+    request = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), lake_url, size_tiers=SMALL_TIERS)
     assert listed_prefixes == ["raw-data/2025-02-28/"]
     assert request.tags == {
         "pipeline/trigger": "schedule",
+        "pipeline/steps": "in_process",
+        "pipeline/raw_fingerprint": fingerprint(day_inputs(lake, "2025-02-28")),
         "ecs/cpu": cpu,
         "ecs/memory": memory,
         "pipeline/input_bytes": str(sum(sizes)),
@@ -101,9 +108,40 @@ def test_schedule_still_runs_at_the_largest_size_when_the_listing_fails(local_ur
     monkeypatch.setattr(LocalStorage, "list_objects", broken)
     request = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), local_url)
     assert request.partition_key == "2025-02-28"
+    assert request.run_key == "schedule:2025-02-28"
     assert request.tags == {
         "pipeline/trigger": "schedule",
+        "pipeline/steps": "parallel",
         "ecs/cpu": "4096",
         "ecs/memory": "16384",
         "pipeline/input_bytes": "unknown",
     }
+
+
+def test_schedule_is_a_safety_net_skipping_content_that_has_a_report(lake, lake_url):
+    """make demo at night, then the 01:00 tick: the report is current, nothing runs twice."""
+    from pipeline_project.daily import compute_day, publish_day
+    from pipeline_project_tests.conftest import land_sample
+
+    day, tick = "2025-02-28", dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC)
+    land_sample(lake, day, rows=50)
+    publish_day(lake, compute_day(lake, day, "run-1", 1 << 30))
+    skipped = _tick(tick, lake_url)
+    assert isinstance(skipped, SkipReason)
+    assert skipped.skip_message == "2025-02-28 already has a report for its current content"
+
+    # A late file: the report no longer describes the content, so the safety net runs.
+    land(lake, day, {"late.csv": b"event_id,event_time,user_id,event_type,amount,currency\n"})
+    request = _tick(tick, lake_url)
+    assert request.partition_key == day
+    assert request.tags["pipeline/raw_fingerprint"] == fingerprint(day_inputs(lake, day))
+
+
+def test_schedule_routes_a_big_day_to_parallel_steps(local_url):
+    from pipeline_project.storage import open_storage
+
+    land(open_storage(local_url), "2025-02-28", {"a.csv": b"x" * 60, "b.csv": b"x" * 41})
+    request = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), local_url, shard_bytes=100)
+    # The schedule's job is daily_report_job; its by-size executor obeys this tag.
+    assert daily_report_schedule.job_name == "daily_report_job"
+    assert request.tags["pipeline/steps"] == "parallel"

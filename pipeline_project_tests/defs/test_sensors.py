@@ -9,7 +9,6 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from pipeline_project.core.arrivals import considered, fingerprint
-from pipeline_project.defs import sizing
 from pipeline_project.defs.sensors import raw_data_sensor, window_days
 from pipeline_project.storage import Storage, open_storage
 from pipeline_project.storage.local import LocalStorage
@@ -27,13 +26,9 @@ def _csv(day: str, n: int) -> bytes:
     return ROW.format(n=n, day=day).encode()
 
 
-def _tick(lake_url: str, instance, cursor=None, quiet_seconds=600, shard_bytes=2 << 30):
-    context = build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources=make_resources(lake_url, quiet_seconds=quiet_seconds, shard_bytes=shard_bytes),
-    )
-    return raw_data_sensor(context), context
+def _tick(lake_url: str, instance, cursor=None, **resources):
+    with build_sensor_context(instance=instance, cursor=cursor, resources=make_resources(lake_url, **resources)) as ctx:
+        return raw_data_sensor(ctx), ctx
 
 
 @pytest.fixture
@@ -73,6 +68,7 @@ def test_sensor_reports_arrivals_launches_ready_days_once_and_reruns_changes(lak
     assert [(r.partition_key, r.run_key) for r in result.run_requests] == [(YESTERDAY, f"{YESTERDAY}:{fp[:16]}")]
     assert result.run_requests[0].tags == {
         "pipeline/trigger": "sensor",
+        "pipeline/steps": "in_process",
         "pipeline/raw_fingerprint": fp,
         "ecs/cpu": "1024",
         "ecs/memory": "4096",
@@ -136,11 +132,10 @@ def test_day_with_only_a_marker_launches_nothing(local_url):
 
 def test_runs_are_sized_from_the_same_listing(lake, lake_url, listed_prefixes, monkeypatch):
     """Each ready day's run gets ecs/cpu and ecs/memory from its input bytes; no extra listing."""
-    monkeypatch.setattr(sizing, "SIZE_TIERS", sizing.parse_tiers("0:256/512,100:512/1024,1KiB:1024/2048"))
     land(lake, YESTERDAY, {"a.csv": b"x" * 60, "b/c.csv": b"x" * 40, "_SUCCESS": b"", "_tmp/d.csv": b"x" * 4096})
     land(lake, TWO_AGO, {"a.csv": b"x" * 99, "_SUCCESS": b""})
     land(lake, (TODAY - dt.timedelta(days=3)).isoformat(), {"a.csv": b"x" * 1024, "_SUCCESS": b""})
-    result, _ = _tick(lake_url, DagsterInstance.ephemeral())
+    result, _ = _tick(lake_url, DagsterInstance.ephemeral(), size_tiers="0:256/512,100:512/1024,1KiB:1024/2048")
     assert len(listed_prefixes) == 3  # the look-back window, once each
     sizes = {
         r.partition_key: (r.tags["ecs/cpu"], r.tags["ecs/memory"], r.tags["pipeline/input_bytes"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 
 import pytest
 
-from pipeline_project.defs import sizing
 from pipeline_project.defs.sizing import SizeTiersError, Tier, parse_tiers, size_tags, tier_for
 from pipeline_project.settings import SETTINGS
 
@@ -19,7 +19,6 @@ DEFAULT = parse_tiers(SETTINGS["PIPELINE_ECS_SIZE_TIERS"].default)
 def test_default_tiers_are_the_documented_ones():
     assert SETTINGS["PIPELINE_ECS_SIZE_TIERS"].default == "0:1024/4096,5GiB:2048/8192,20GiB:4096/16384"
     assert DEFAULT == (Tier(0, 1024, 4096), Tier(5 * GIB, 2048, 8192), Tier(20 * GIB, 4096, 16384))
-    assert sizing.SIZE_TIERS == DEFAULT  # what the code location loaded (the variable is unset in tests)
 
 
 @pytest.mark.parametrize(
@@ -87,12 +86,25 @@ def test_invalid_tiers_say_what_is_wrong(text, message):
     assert message in str(raised.value)
 
 
-def test_a_bad_value_stops_the_code_location_from_loading_with_its_message():
+def test_a_bad_value_fails_the_tick_that_reads_it_with_its_message(local_url):
+    """Sizes are read through the policy resource when a tick or run needs them, not at import."""
+    from dagster import build_schedule_context
+
+    from pipeline_project.defs.schedules import daily_report_schedule
+    from pipeline_project_tests.conftest import make_resources
+
+    resources = make_resources(local_url, size_tiers="0:1024/4096,5GiB:3000/8192")
+    with build_schedule_context(
+        scheduled_execution_time=dt.datetime(2025, 3, 1, 1, tzinfo=dt.UTC), resources=resources
+    ) as context:
+        with pytest.raises(SizeTiersError) as raised:
+            daily_report_schedule(context)
+    assert str(raised.value).startswith("PIPELINE_ECS_SIZE_TIERS: tier 2 ('5GiB:3000/8192'): CPU must be one of")
+
+
+def test_the_code_location_loads_whatever_the_value():
     env = {**os.environ, "PIPELINE_ECS_SIZE_TIERS": "0:1024/4096,5GiB:3000/8192"}
     done = subprocess.run(
         [sys.executable, "-c", "import pipeline_project.definitions"], env=env, capture_output=True, text=True
     )
-    assert done.returncode != 0
-    assert "SizeTiersError: PIPELINE_ECS_SIZE_TIERS: tier 2 ('5GiB:3000/8192'): CPU must be one of" in done.stderr, (
-        done.stderr[-2000:]
-    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -116,7 +116,8 @@ def test_replaced_raw_file_reruns_the_day_and_the_report_names_versions(s3_url):
     resources = make_resources(s3_url)
 
     def tick(cursor):
-        return raw_data_sensor(build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+        with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+            return raw_data_sensor(context)
 
     def materialize_day():
         result = materialize(
