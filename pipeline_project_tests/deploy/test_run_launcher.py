@@ -401,7 +401,7 @@ def test_deploy_yaml_is_the_production_instance(stack: Stack):
     assert launcher.container_name == "run"
     assert launcher.use_current_ecs_task_config is False
     assert launcher.secrets_tags == [] and launcher.secrets == []
-    assert launcher.run_resources == {"cpu": "1024", "memory": "4096"}
+    assert launcher.run_resources == {}  # sizes come from the run's tags or the task definition
     assert launcher.run_task_kwargs["cluster"] == cloud.name
     assert launcher.run_task_kwargs["networkConfiguration"] == {
         "awsvpcConfiguration": {

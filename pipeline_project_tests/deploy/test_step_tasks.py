@@ -118,6 +118,8 @@ def _container_environment(cloud: Cloud, database: str) -> dict[str, str]:
         "PIPELINE_ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{cloud.name}-alerts",
         "PIPELINE_STEP_EXECUTOR": "ecs",
         "PIPELINE_SHARD_BYTES": SHARD_BYTES,
+        "PIPELINE_ARRIVALS_QUEUE_URL": "",  # the run needs no queue; empty keeps the sensor listing
+        "PIPELINE_ECS_SIZE_TIERS": "0:1024/4096,5368709120:2048/8192,21474836480:4096/16384",
         "DAGSTER_PG_HOST": launcher_tests.PG["host"],
         "DAGSTER_PG_PORT": str(launcher_tests.PG["port"]),
         "DAGSTER_PG_DB": database,

@@ -12,6 +12,8 @@ test_checkov.py.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,8 @@ PLAIN_ENVIRONMENT = {
     "PIPELINE_ALERT_TOPIC_ARN",
     "PIPELINE_STEP_EXECUTOR",
     "PIPELINE_SHARD_BYTES",
+    "PIPELINE_ARRIVALS_QUEUE_URL",
+    "PIPELINE_ECS_SIZE_TIERS",
     "DAGSTER_PG_HOST",
     "DAGSTER_PG_PORT",
     "DAGSTER_PG_DB",
@@ -86,6 +90,7 @@ PLAN_TIME_VARIABLES = {"aws_account_id", "github_repository", "certificate_arn",
 MODULE_META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 REQUIRED_MODULES = {
     "kms", "network", "log_bucket", "data_bucket", "ecr", "rds", "iam", "alb", "observability", "ecs", "scheduler",
+    "arrivals",
 }  # fmt: skip
 
 OPTIONS = SerializationOptions(with_comments=False, strip_string_quotes=True)
@@ -581,11 +586,32 @@ def test_security_group_flows():
     assert net.variables["code_server_port"]["default"] == 4000
     assert net.variables["enable_nat_gateway"]["default"] is False
     services = set(net.variables["interface_endpoint_services"]["default"])
-    assert {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts"} <= services
+    assert {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "sqs"} <= services
     assert net.resources[("aws_vpc_endpoint", "s3")]["vpc_endpoint_type"] == "Gateway"
     flow = net.resources[("aws_flow_log", "this")]
     assert flow["traffic_type"] == "ALL"
     assert net.resources[("aws_cloudwatch_log_group", "flow_logs")]["kms_key_id"] == "${var.kms_key_arn}"
+
+
+def test_tasks_reach_sqs_without_nat():
+    """The raw_data sensor (code server) drains the arrivals queue: without NAT, SQS is one of the
+    interface endpoints the network insists on."""
+    net = module("modules/network")
+    variable = net.variables["interface_endpoint_services"]
+    assert "sqs" in variable["default"]
+    (validation,) = variable["validation"]
+    required = re.search(r"setsubtract\(\[(.*?)\], var\.interface_endpoint_services\)", validation["condition"])
+    assert required, validation["condition"]
+    assert "sqs" in json.loads(f"[{required.group(1)}]")
+    assert set(json.loads(f"[{required.group(1)}]")) <= set(variable["default"])
+    assert "sqs" in validation["error_message"]
+    endpoint = net.resources[("aws_vpc_endpoint", "interface")]
+    assert endpoint["for_each"] == "${toset(var.interface_endpoint_services)}"
+    assert literal(endpoint["private_dns_enabled"]) is True, "the SDK's default sqs.<region> name must resolve to it"
+    for environment in ENVIRONMENTS:
+        call = module(f"environments/{environment}").calls["network"]
+        # The environments take the module's list; one that passes its own must keep sqs.
+        assert "sqs" in str(call.get("interface_endpoint_services", "sqs"))
 
 
 def test_alb_is_internal_https_with_optional_oidc():
@@ -648,7 +674,13 @@ def test_no_wildcard_actions_anywhere():
     # No inline JSON policies bypass the documents above.
     for mod in all_modules().values():
         for (rtype, rname), body in mod.resources.items():
-            if rtype in ("aws_iam_role_policy", "aws_iam_policy", "aws_s3_bucket_policy", "aws_sns_topic_policy"):
+            if rtype in (
+                "aws_iam_role_policy",
+                "aws_iam_policy",
+                "aws_s3_bucket_policy",
+                "aws_sns_topic_policy",
+                "aws_sqs_queue_policy",
+            ):
                 assert re.fullmatch(r"\$\{data\.aws_iam_policy_document\.\w+(\[0\])?\.json\}", body["policy"]), (
                     f"{mod.name}: {rtype}.{rname} must use an aws_iam_policy_document"
                 )
@@ -932,6 +964,167 @@ def test_every_role_trusts_one_service_or_github():
             assert statement.get("condition"), f"{mod.name}: {name} trust has no condition"
 
 
+# What the code server's role may do, statement by statement: the raw_data sensor and the
+# schedule (evaluated here, not in the daemon) drain the arrivals queue, list raw-data/ and read
+# reports/; the run-failure sensor publishes alerts; tick logs go to compute-logs/.
+CODE_SERVER_STATEMENTS = [
+    {
+        "sid": "ListRawData",
+        "effect": "Allow",
+        "actions": ["s3:ListBucket", "s3:ListBucketVersions"],
+        "resources": ["${local.bucket_arn}"],
+        "condition": [{"test": "StringLike", "variable": "s3:prefix", "values": ["raw-data/*"]}],
+    },
+    {
+        "sid": "ReadReports",
+        "effect": "Allow",
+        "actions": ["s3:GetObject"],
+        "resources": ["${local.bucket_arn}/reports/*"],
+    },
+    {
+        "sid": "WriteTickLogs",
+        "effect": "Allow",
+        "actions": ["s3:PutObject", "s3:AbortMultipartUpload"],
+        "resources": ["${local.bucket_arn}/compute-logs/*"],
+    },
+    {
+        "sid": "DrainTheArrivalsQueue",
+        "effect": "Allow",
+        "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+        "resources": ["${var.arrivals_queue_arn}"],
+    },
+    {
+        "sid": "DecryptArrivals",
+        "effect": "Allow",
+        "actions": ["kms:Decrypt"],
+        "resources": ["${var.kms_key_arn}"],
+        "condition": [
+            {"test": "StringEquals", "variable": "kms:ViaService", "values": ["sqs.${local.region}.amazonaws.com"]}
+        ],
+    },
+    {
+        "sid": "PublishRunFailureAlerts",
+        "effect": "Allow",
+        "actions": ["sns:Publish"],
+        "resources": ["${var.alert_topic_arn}"],
+    },
+    {
+        "sid": "EncryptAlertsForTheTopic",
+        "effect": "Allow",
+        "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "resources": ["${var.kms_key_arn}"],
+        "condition": [
+            {"test": "StringEquals", "variable": "kms:ViaService", "values": ["sns.${local.region}.amazonaws.com"]}
+        ],
+    },
+    {
+        "sid": "DataBucketKmsKey",
+        "effect": "Allow",
+        "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "resources": ["${statement.value}"],
+        "condition": [{"test": "StringEquals", "variable": "kms:ViaService", "values": ["${local.s3_via_service}"]}],
+    },
+]
+
+
+def test_code_server_role_is_exactly_its_list():
+    iam = module("modules/iam")
+    assert role_statements(iam, "code_server") == CODE_SERVER_STATEMENTS
+    assert iam.resources[("aws_iam_role_policy", "code_server")]["policy"] == (
+        "${data.aws_iam_policy_document.code_server.json}"
+    )
+    for environment in ENVIRONMENTS:
+        assert (
+            module(f"environments/{environment}").calls["iam"]["arrivals_queue_arn"] == "${module.arrivals.queue_arn}"
+        )
+
+
+# Sample values for the references of the IAM module's policies, to match resource patterns.
+IAM_SAMPLE = {
+    "var.name": "pipeline-dev",
+    "var.arrivals_queue_arn": "arn:aws:sqs:eu-west-1:123456789012:pipeline-dev-arrivals",
+    "var.kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+    "var.cluster_name": "pipeline-dev",
+    "var.run_task_family": "pipeline-dev-run",
+    "var.data_bucket_arn": "arn:aws:s3:::pipeline-dev-data-123456789012",
+    "data.aws_caller_identity.current.account_id": "123456789012",
+    "data.aws_partition.current.partition": "aws",
+    "data.aws_region.current.region": "eu-west-1",
+}
+ARRIVALS_QUEUE = IAM_SAMPLE["var.arrivals_queue_arn"]
+# terraform plan by the CI deploy role refreshes every queue of the environment: queue metadata,
+# never a message.
+DEPLOY_REFRESH_SQS_ACTIONS = {"sqs:GetQueueAttributes", "sqs:ListQueueTags"}
+
+
+def iam_sample(text: str) -> str:
+    """A policy string of the IAM module with its locals and the sample values substituted
+    (anything else stays a ${...} and then matches nothing but itself)."""
+    locals_ = module("modules/iam").locals
+
+    def reference(match: re.Match) -> str:
+        name = match.group(1)
+        if name.startswith("local.") and isinstance(locals_.get(name[6:]), str):
+            return iam_sample(locals_[name[6:]])
+        return IAM_SAMPLE.get(name, match.group(0))
+
+    return re.sub(r"\$\{([\w.]+)\}", reference, text)
+
+
+def test_only_the_code_server_role_drains_the_arrivals_queue():
+    """Across every role of the IAM module (every inline policy, source documents merged): only the
+    code server's may receive, delete or hide messages of any queue, and it may do so on the
+    arrivals queue only; no other role gets an sqs action on that queue, but the deploy role's
+    read-only refresh. No role gets anything on the dead-letter queue here (replays are an
+    operator's). The other modules' roles (the scheduler's) do not touch it either."""
+    import fnmatch
+
+    iam = module("modules/iam")
+    roles = [name for (rtype, name) in iam.resources if rtype == "aws_iam_role"]
+    assert {"code_server", "daemon", "webserver", "run", "reprocess", "execution", "deploy"} <= set(roles)
+    consuming = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+    on_the_queue: dict[str, set[str]] = {}
+    for role in roles:
+        for statement in role_statements(iam, role):
+            sqs = {a for a in statement.get("actions", []) if a.startswith("sqs:")}
+            if not sqs:
+                continue
+            patterns = [iam_sample(r) for r in statement["resources"]]
+            if any(fnmatch.fnmatchcase(ARRIVALS_QUEUE, p) for p in patterns):
+                on_the_queue.setdefault(role, set()).update(sqs)
+            if role != "code_server":
+                assert not sqs & consuming, f"{role} may consume messages: {statement}"
+            else:
+                assert patterns == [ARRIVALS_QUEUE], f"the code server may consume only the arrivals queue: {statement}"
+            assert not any(fnmatch.fnmatchcase(ARRIVALS_QUEUE + "-dlq", p) for p in patterns) or (
+                role == "deploy" and sqs <= DEPLOY_REFRESH_SQS_ACTIONS
+            ), f"{role} reaches the dead-letter queue: {statement}"
+    assert on_the_queue.pop("code_server") == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+    assert on_the_queue == {"deploy": DEPLOY_REFRESH_SQS_ACTIONS}, on_the_queue
+    # The code server decrypts what it receives, through SQS only; no other task role does.
+    for role in roles:
+        via_sqs = [
+            s
+            for s in role_statements(iam, role)
+            if any(c["variable"] == "kms:ViaService" and "sqs." in str(c["values"]) for c in s.get("condition", []))
+        ]
+        assert len(via_sqs) == (1 if role == "code_server" else 0), role
+    # Elsewhere, the only sqs permission of a role is the scheduler's own dead-letter queue.
+    for mod, name, document in policy_documents():
+        if mod.name in ("modules/iam", "modules/arrivals"):
+            continue
+        for statement in statements(document):
+            sqs = {a for a in statement.get("actions", []) if a.startswith("sqs:")}
+            if sqs:
+                assert (mod.name, name, sqs) == ("modules/scheduler", "scheduler", {"sqs:SendMessage"})
+                assert statement["resources"] == ["${aws_sqs_queue.dead_letter[0].arn}"]
+
+
 # --- ECS: names, environment and secrets ---------------------------------------------------------
 
 
@@ -959,6 +1152,8 @@ def test_container_names_environment_and_secrets_are_the_binding_ones():
     assert environment["DAGSTER_RUN_TASK_DEFINITION"] == "${var.run_task_family}"
     assert environment["DAGSTER_RUN_SUBNETS"] == '${join(",", var.private_subnet_ids)}'
     assert environment["DAGSTER_ECS_CLUSTER"] == "${aws_ecs_cluster.this.name}"
+    assert environment["PIPELINE_ARRIVALS_QUEUE_URL"] == "${var.arrivals_queue_url}"
+    assert environment["PIPELINE_ECS_SIZE_TIERS"] == "${local.size_tiers_setting}"
     assert not any("password" in str(v).lower() for k, v in environment.items()), "no secret in plain text"
 
 
@@ -992,7 +1187,12 @@ def test_pipeline_settings_in_the_task_environment_are_the_pipelines():
     from pipeline_project.settings import SETTINGS
 
     names = {n for n in ecs_locals()["environment"] if n.startswith("PIPELINE_")}
-    assert names >= {"PIPELINE_STEP_EXECUTOR", "PIPELINE_SHARD_BYTES"}
+    assert names >= {
+        "PIPELINE_STEP_EXECUTOR",
+        "PIPELINE_SHARD_BYTES",
+        "PIPELINE_ARRIVALS_QUEUE_URL",
+        "PIPELINE_ECS_SIZE_TIERS",
+    }
     assert names <= set(SETTINGS), sorted(names - set(SETTINGS))
     assert int(SETTINGS["PIPELINE_SHARD_BYTES"].default) == default_of(module("modules/ecs").variables["shard_bytes"])
 
@@ -1174,3 +1374,456 @@ def test_optional_reprocess_schedule():
         call = module(f"environments/{environment}").calls["scheduler"]
         assert call["task_definition_arn"] == "${module.ecs.reprocess_task_definition_arn}"
         assert call["task_role_arn"] == "${module.iam.reprocess_task_role_arn}"
+
+
+# --- Arrivals: S3 -> EventBridge -> SQS -> the raw_data sensor ----------------------------------
+
+
+def hcl_value(expression: str):
+    """The value of an HCL literal expression (jsonencode(...) unwrapped), references kept as
+    "${...}" strings."""
+    text = expression[2:-1] if is_expression(expression) else expression
+    wrapped = re.fullmatch(r"jsonencode\((.*)\)", text, flags=re.DOTALL)
+    if wrapped:
+        text = wrapped.group(1)
+    return strip_markers(hcl2.loads(f"value = {text}\n", serialization_options=OPTIONS))["value"]
+
+
+def arrivals() -> Module:
+    return module("modules/arrivals")
+
+
+def test_arrivals_rule_matches_this_buckets_raw_data_only():
+    mod = arrivals()
+    rule = mod.resources[("aws_cloudwatch_event_rule", "arrivals")]
+    assert rule["name"] == "${var.name}-arrivals"
+    assert rule["event_bus_name"] == "default"
+    assert "event_pattern" in rule and "schedule_expression" not in rule
+    assert hcl_value(rule["event_pattern"]) == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created", "Object Deleted"],
+        "detail": {
+            "bucket": {"name": ["${var.data_bucket_name}"]},
+            "object": {"key": [{"prefix": "${var.raw_data_prefix}"}]},
+        },
+    }
+    assert default_of(mod.variables["raw_data_prefix"]) == "raw-data/"
+    # With this environment's bucket and the default prefix, the exact pattern EventBridge gets.
+    pattern = json.dumps(hcl_value(rule["event_pattern"]), separators=(",", ":"))
+    pattern = pattern.replace("${var.data_bucket_name}", "pipeline-dev-data-123456789012")
+    pattern = pattern.replace("${var.raw_data_prefix}", "raw-data/")
+    assert pattern == (
+        '{"source":["aws.s3"],"detail-type":["Object Created","Object Deleted"],'
+        '"detail":{"bucket":{"name":["pipeline-dev-data-123456789012"]},"object":{"key":[{"prefix":"raw-data/"}]}}}'
+    )
+    # The bucket emits the events; every environment points the rule at its own bucket.
+    assert literal(module("modules/data_bucket").resources[("aws_s3_bucket_notification", "this")]["eventbridge"])
+    for environment in ENVIRONMENTS:
+        call = module(f"environments/{environment}").calls["arrivals"]
+        assert call["name"] == "${local.name}"
+        assert call["data_bucket_name"] == "${module.data_bucket.bucket_id}"
+        assert "raw_data_prefix" not in call
+
+
+def test_arrivals_target_retries_and_keeps_what_it_cannot_deliver():
+    mod = arrivals()
+    (target,) = [b for (t, _), b in mod.resources.items() if t == "aws_cloudwatch_event_target"]
+    assert target["rule"] == "${aws_cloudwatch_event_rule.arrivals.name}"
+    assert target["arn"] == "${aws_sqs_queue.arrivals.arn}"
+    (retry,) = target["retry_policy"]
+    assert retry == {
+        "maximum_event_age_in_seconds": "${var.maximum_event_age_seconds}",
+        "maximum_retry_attempts": "${var.maximum_retry_attempts}",
+    }
+    assert default_of(mod.variables["maximum_event_age_seconds"]) == 86400
+    assert default_of(mod.variables["maximum_retry_attempts"]) == 185
+    assert target["dead_letter_config"] == [{"arn": "${aws_sqs_queue.dead_letter.arn}"}]
+    assert "input_transformer" not in target, "the sensor reads the S3 event as EventBridge sends it"
+
+
+def test_arrivals_queues_are_encrypted_retained_and_redriven():
+    mod = arrivals()
+    queues = {n: b for (t, n), b in mod.resources.items() if t == "aws_sqs_queue"}
+    assert set(queues) == {"arrivals", "dead_letter"}
+    assert mod.locals["queue_name"] == "${var.name}-arrivals"
+    assert mod.locals["dlq_name"] == "${var.name}-arrivals-dlq"
+    assert queues["arrivals"]["name"] == "${local.queue_name}"
+    assert queues["dead_letter"]["name"] == "${local.dlq_name}"
+    retention = mod.variables["message_retention_seconds"]
+    assert default_of(retention) == 14 * 86400
+    assert retention["validation"][0]["condition"].startswith("${var.message_retention_seconds >= 345600 &&")
+    for name, queue in queues.items():
+        # The environment's key (SSE-KMS), never unencrypted or SQS-managed.
+        assert queue["kms_master_key_id"] == "${var.kms_key_arn}", name
+        assert "sqs_managed_sse_enabled" not in queue, name
+        assert queue["message_retention_seconds"] == "${var.message_retention_seconds}", name
+        assert "fifo_queue" not in queue and "delay_seconds" not in queue, name
+    assert queues["arrivals"]["visibility_timeout_seconds"] == "${var.visibility_timeout_seconds}"
+    assert default_of(mod.variables["visibility_timeout_seconds"]) == 600
+    assert hcl_value(queues["arrivals"]["redrive_policy"]) == {
+        "deadLetterTargetArn": "${aws_sqs_queue.dead_letter.arn}",
+        "maxReceiveCount": "${var.max_receive_count}",
+    }
+    assert default_of(mod.variables["max_receive_count"]) == 5
+    assert "redrive_policy" not in queues["dead_letter"]
+    allow = mod.resources[("aws_sqs_queue_redrive_allow_policy", "dead_letter")]
+    assert allow["queue_url"] == "${aws_sqs_queue.dead_letter.id}"
+    assert hcl_value(allow["redrive_allow_policy"]) == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": ["${aws_sqs_queue.arrivals.arn}"],
+    }
+    for environment in ENVIRONMENTS:
+        assert module(f"environments/{environment}").calls["arrivals"]["kms_key_arn"] == "${module.kms.key_arn}"
+
+
+def test_arrivals_queue_policies_admit_only_the_rule():
+    """Each queue has one policy of one statement: SendMessage by EventBridge on behalf of the
+    arrivals rule (the main queue as the target, the dead-letter queue for failed deliveries)."""
+    mod = arrivals()
+    policies = {b["queue_url"]: b for (t, _), b in mod.resources.items() if t == "aws_sqs_queue_policy"}
+    assert set(policies) == {"${aws_sqs_queue.arrivals.id}", "${aws_sqs_queue.dead_letter.id}"}
+    for queue_url, policy in policies.items():
+        queue = queue_url.split(".")[1]
+        (document,) = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", policy["policy"]).groups()
+        (statement,) = statements(mod.data[("aws_iam_policy_document", document)])
+        assert statement["effect"] == "Allow"
+        assert statement["actions"] == ["sqs:SendMessage"]
+        assert statement["resources"] == [f"${{aws_sqs_queue.{queue}.arn}}"]
+        assert statement["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+        assert statement["condition"] == [
+            {"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${aws_cloudwatch_event_rule.arrivals.arn}"]}
+        ]
+    # No other queue policy anywhere in the stack.
+    others = [(m.name, n) for m in all_modules().values() for (t, n) in m.resources if t == "aws_sqs_queue_policy"]
+    assert sorted(others) == [("modules/arrivals", "arrivals"), ("modules/arrivals", "dead_letter")]
+
+
+def test_environment_key_admits_the_arrivals_rule_for_its_queues():
+    """SQS encrypts what EventBridge sends with the environment key on the rule's behalf: the key
+    policy admits events.amazonaws.com for that rule only (the name modules/arrivals gives it)."""
+    kms = module("modules/kms")
+    (statement,) = [
+        s
+        for s in statements(kms.data[("aws_iam_policy_document", "key")])
+        if s.get("sid") == "ArrivalsRuleToEncryptedQueues"
+    ]
+    assert statement["effect"] == "Allow"
+    assert statement["actions"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    assert statement["condition"] == [
+        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${local.account_id}"]},
+        {"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${local.arrivals_rule_arn}"]},
+    ]
+    assert kms.locals["arrivals_rule_arn"] == (
+        "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-arrivals"
+    )
+    assert arrivals().resources[("aws_cloudwatch_event_rule", "arrivals")]["name"] == "${var.name}-arrivals"
+    assert arrivals().resources[("aws_cloudwatch_event_rule", "arrivals")]["event_bus_name"] == "default"
+    for environment in ENVIRONMENTS:
+        calls = module(f"environments/{environment}").calls
+        assert calls["kms"]["name"] == calls["arrivals"]["name"] == "${local.name}"
+
+
+def test_arrivals_alarms_go_to_the_alarm_topic():
+    mod = arrivals()
+    alarms = {n: b for (t, n), b in mod.resources.items() if t == "aws_cloudwatch_metric_alarm"}
+    assert set(alarms) == {"dead_letters", "not_drained"}
+    dead_letters, not_drained = alarms["dead_letters"], alarms["not_drained"]
+    assert dead_letters["alarm_name"] == "${var.name}-arrivals-dead-letters"
+    assert dead_letters["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    assert dead_letters["dimensions"] == {"QueueName": "${aws_sqs_queue.dead_letter.name}"}
+    assert dead_letters["comparison_operator"] == "GreaterThanThreshold" and dead_letters["threshold"] == 0
+    assert not_drained["alarm_name"] == "${var.name}-arrivals-not-drained"
+    assert not_drained["metric_name"] == "ApproximateAgeOfOldestMessage"
+    assert not_drained["dimensions"] == {"QueueName": "${aws_sqs_queue.arrivals.name}"}
+    assert not_drained["comparison_operator"] == "GreaterThanThreshold"
+    assert not_drained["threshold"] == "${var.oldest_message_age_alarm_seconds}"
+    threshold = mod.variables["oldest_message_age_alarm_seconds"]
+    assert threshold["type"] == "number" and default_of(threshold) == 3600
+    for alarm in alarms.values():
+        assert alarm["namespace"] == "AWS/SQS"
+        assert alarm["statistic"] == "Maximum"
+        assert alarm["treat_missing_data"] == "notBreaching"
+        assert literal(alarm["actions_enabled"]) is True
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == ["${var.alarm_topic_arn}"]
+    for environment in ENVIRONMENTS:
+        call = module(f"environments/{environment}").calls["arrivals"]
+        assert call["alarm_topic_arn"] == "${module.observability.alarm_topic_arn}"
+    # The deploy role refreshes them in CI: they are named like the environment's other alarms.
+    assert any(r.endswith(":alarm:${var.name}-*") for s in iam_document("deploy") for r in s["resources"])
+
+
+def test_arrivals_outputs_reach_the_tasks_and_the_operator():
+    mod = arrivals()
+    assert {k: v["value"] for k, v in mod.outputs.items()} == {
+        "queue_url": "${aws_sqs_queue.arrivals.url}",
+        "queue_arn": "${aws_sqs_queue.arrivals.arn}",
+        "dlq_url": "${aws_sqs_queue.dead_letter.url}",
+        "dlq_arn": "${aws_sqs_queue.dead_letter.arn}",
+        "rule_arn": "${aws_cloudwatch_event_rule.arrivals.arn}",
+    }
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert env.calls["ecs"]["arrivals_queue_url"] == "${module.arrivals.queue_url}"
+        outputs = {k: v["value"] for k, v in env.outputs.items() if k.startswith("arrivals_")}
+        assert outputs == {
+            "arrivals_queue_url": "${module.arrivals.queue_url}",
+            "arrivals_queue_arn": "${module.arrivals.queue_arn}",
+            "arrivals_dlq_url": "${module.arrivals.dlq_url}",
+            "arrivals_dlq_arn": "${module.arrivals.dlq_arn}",
+        }
+    # Every container (code server, daemon, webserver, run worker, RUN_DATE entry) gets the URL.
+    assert ecs_locals()["environment"]["PIPELINE_ARRIVALS_QUEUE_URL"] == "${var.arrivals_queue_url}"
+    assert set(ecs_locals()["tasks"]) == {"webserver", "daemon", "code-server", "run", "reprocess"}
+
+
+# --- Run sizes: run_size_tiers -> task definitions and PIPELINE_ECS_SIZE_TIERS -------------------
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the bracket that closes the one at text[start] (strings skipped)."""
+    depth, in_string, i = 0, False, start
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError(f"unbalanced expression: {text[start:]}")
+
+
+def _split_top_level(text: str, separator: str) -> list[str]:
+    parts, depth, in_string, start, i = [], 0, False, 0, 0
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(separator, i):
+            parts.append(text[start:i])
+            i += len(separator)
+            start = i
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
+def hcl_to_python(text: str) -> str:
+    """A Python expression for an HCL expression of the small subset variable validations here use:
+    literals, attribute and index access, arithmetic and comparisons, && and ||, list
+    for-expressions without an if clause, object literals and function calls (try() becomes lazy).
+    Anything outside it fails to compile or to evaluate, and so is noticed."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("[for ", i):
+            end = _closing(text, i)
+            head, body = _split_top_level(text[i + len("[for ") : end], " : ")
+            assert " if " not in body, "for-expressions with an if clause are not supported"
+            out.append(f"[{hcl_to_python(body)} for {hcl_to_python(head)}]")
+            i = end + 1
+        elif text.startswith("try(", i) and not (i and (text[i - 1].isalnum() or text[i - 1] in "_.")):
+            end = _closing(text, i + 3)
+            alternatives = _split_top_level(text[i + 4 : end], ", ")
+            out.append("_try(" + ", ".join(f"lambda: {hcl_to_python(a)}" for a in alternatives) + ")")
+            i = end + 1
+        elif text[i] == '"':
+            end = i + 1
+            while text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            out.append(text[i : end + 1])
+            i = end + 1
+        elif text.startswith("&&", i) or text.startswith("||", i):
+            out.append(" and " if text[i] == "&" else " or ")
+            i += 2
+        elif text.startswith(" = ", i):  # an object literal's attribute
+            out.append(": ")
+            i += 3
+        elif text[i] == "!" and not text.startswith("!=", i):
+            out.append(" not ")
+            i += 1
+        else:
+            out.append(text[i])
+            i += 1
+    return re.sub(r"\bnull\b", "None", "".join(out))
+
+
+def _tf_range(*args):
+    start, limit, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], None) if len(args) == 2 else args
+    return list(range(start, limit, step if step is not None else (1 if start <= limit else -1)))
+
+
+def _tf_try(*alternatives):
+    for alternative in alternatives:
+        try:
+            return alternative()
+        except (AttributeError, IndexError, KeyError, TypeError):
+            continue
+    raise ValueError("no expression of try() could be evaluated")
+
+
+TF_FUNCTIONS = {
+    "alltrue": lambda items: all(item is True for item in items),
+    "contains": lambda items, item: item in items,
+    "floor": math.floor,
+    "length": len,
+    "lookup": lambda mapping, key, default: mapping.get(key, default),
+    "max": max,
+    "range": _tf_range,
+    "tomap": dict,
+    "tostring": lambda v: str(int(v)) if isinstance(v, (int, float)) and float(v).is_integer() else str(v),
+    "_try": _tf_try,
+}
+
+
+@functools.cache
+def compiled_condition(condition: str):
+    assert is_expression(condition), condition
+    return compile(hcl_to_python(condition[2:-1]), "<validation>", "eval")
+
+
+def validation_failures(variable: dict, name: str, value) -> list[str]:
+    """The error messages of the validations of `variable` (var.<name>) that `value` fails, as
+    Terraform would evaluate them (a condition that cannot be evaluated fails, as in Terraform)."""
+
+    def objects(v):
+        if isinstance(v, dict):
+            return type("Object", (), {k: objects(x) for k, x in v.items()})
+        if isinstance(v, list):
+            return [objects(x) for x in v]
+        return v
+
+    scope = {"__builtins__": {}, **TF_FUNCTIONS, "var": type("Var", (), {name: objects(value)})}
+    failed = []
+    for validation in variable["validation"]:
+        try:
+            ok = eval(compiled_condition(validation["condition"]), scope)  # noqa: S307  (our own HCL, a tiny subset)
+        except Exception:  # noqa: BLE001  (Terraform rejects a value whose condition errors)
+            ok = False
+        if ok is not True:
+            failed.append(validation["error_message"])
+    return failed
+
+
+def render_size_tiers(tiers: list[dict]) -> str:
+    """PIPELINE_ECS_SIZE_TIERS the way modules/ecs renders run_size_tiers."""
+    return ",".join(f"{int(t['min_bytes'])}:{int(t['cpu'])}/{int(t['memory'])}" for t in tiers)
+
+
+GIB = 1 << 30
+EXPECTED_SIZE_TIERS = {
+    "dev": "0:1024/4096,5368709120:2048/8192,21474836480:4096/16384",
+    "prod": "0:2048/8192,5368709120:4096/16384,21474836480:8192/32768",
+}
+
+
+def test_run_size_tiers_replace_run_cpu_and_memory():
+    ecs = module("modules/ecs")
+    assert "run_cpu" not in ecs.variables and "run_memory" not in ecs.variables
+    assert ecs.variables["run_size_tiers"]["type"] == (
+        "${list(object({min_bytes = number, cpu = number, memory = number}))}"
+    )
+    local = ecs_locals()
+    assert local["first_size_tier"] == "${var.run_size_tiers[0]}"
+    for key in ("run", "reprocess"):
+        assert local["tasks"][key]["cpu"] == "${local.first_size_tier.cpu}"
+        assert local["tasks"][key]["memory"] == "${local.first_size_tier.memory}"
+    assert local["size_tiers_setting"] == (
+        '${join(",", [for tier in var.run_size_tiers : format("%d:%d/%d", tier.min_bytes, tier.cpu, tier.memory)])}'
+    )
+    assert local["environment"]["PIPELINE_ECS_SIZE_TIERS"] == "${local.size_tiers_setting}"
+    assert ecs.outputs["size_tiers_setting"]["value"] == "${local.size_tiers_setting}"
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert "run_cpu" not in env.variables and "run_memory" not in env.variables
+        assert "run_cpu" not in tfvars(environment) and "run_memory" not in tfvars(environment)
+        assert env.calls["ecs"]["run_size_tiers"] == "${var.run_size_tiers}"
+        assert "default" not in env.variables["run_size_tiers"], "each environment sets its own in terraform.tfvars"
+        # The environments check the tiers exactly as the module does.
+        assert env.variables["run_size_tiers"]["type"] == ecs.variables["run_size_tiers"]["type"]
+        assert env.variables["run_size_tiers"]["validation"] == ecs.variables["run_size_tiers"]["validation"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_run_size_tiers_of_each_environment(environment):
+    """The tfvars tiers pass the variable's validations, render to the exact setting, and the
+    pipeline parses that setting back into the same tiers; prod's first tier is the task size it
+    always had (no more 2048/8192 task definitions overridden down to 1024/4096)."""
+    from pipeline_project.defs.sizing import Tier, parse_tiers
+
+    tiers = tfvars(environment)["run_size_tiers"]
+    variable = module(f"environments/{environment}").variables["run_size_tiers"]
+    assert validation_failures(variable, "run_size_tiers", tiers) == []
+    rendered = render_size_tiers(tiers)
+    assert rendered == EXPECTED_SIZE_TIERS[environment]
+    assert parse_tiers(rendered) == tuple(Tier(t["min_bytes"], t["cpu"], t["memory"]) for t in tiers)
+    assert [t["min_bytes"] for t in tiers] == [0, 5 * GIB, 20 * GIB]
+    assert (tiers[0]["cpu"], tiers[0]["memory"]) == {"dev": (1024, 4096), "prod": (2048, 8192)}[environment]
+
+
+def test_module_default_tiers_are_the_pipelines_default():
+    from pipeline_project.defs.sizing import parse_tiers
+    from pipeline_project.settings import SETTINGS
+
+    variable = module("modules/ecs").variables["run_size_tiers"]
+    default = default_of(variable)
+    assert validation_failures(variable, "run_size_tiers", default) == []
+    assert parse_tiers(render_size_tiers(default)) == parse_tiers(SETTINGS["PIPELINE_ECS_SIZE_TIERS"].default)
+
+
+BAD_TIERS = [
+    ([], "must not be empty"),
+    ([{"min_bytes": 1, "cpu": 1024, "memory": 4096}], "first tier must start at min_bytes 0"),
+    ([{"min_bytes": 0, "cpu": 1024, "memory": 4096}, {"min_bytes": 0, "cpu": 2048, "memory": 8192}], "strictly"),
+    ([{"min_bytes": 0, "cpu": 1024, "memory": 4096}, {"min_bytes": GIB, "cpu": 512, "memory": 4096}], "less CPU"),
+    ([{"min_bytes": 0, "cpu": 2048, "memory": 8192}, {"min_bytes": GIB, "cpu": 2048, "memory": 6144}], "less CPU"),
+    ([{"min_bytes": 0, "cpu": 3000, "memory": 8192}], "Fargate"),
+    ([{"min_bytes": 0, "cpu": 1024, "memory": 9216}], "Fargate"),
+    ([{"min_bytes": 0, "cpu": 8192, "memory": 18432}], "Fargate"),
+]
+
+
+@pytest.mark.parametrize(("tiers", "message"), BAD_TIERS)
+def test_run_size_tiers_validation_refuses_what_the_pipeline_refuses(tiers, message):
+    from pipeline_project.defs.sizing import SizeTiersError, parse_tiers
+
+    variable = module("modules/ecs").variables["run_size_tiers"]
+    failures = validation_failures(variable, "run_size_tiers", tiers)
+    assert failures and all(message in f for f in failures), failures
+    with pytest.raises(SizeTiersError):
+        parse_tiers(render_size_tiers(tiers))
+
+
+def test_run_size_tiers_validation_knows_fargates_sizes():
+    """Every CPU/memory pair (memory in 512 MiB steps) is accepted by the Terraform validation
+    exactly when the pipeline's Fargate table accepts it; min_bytes must be whole bytes."""
+    from pipeline_project.defs.sizing import FARGATE_MEMORY
+
+    variable = module("modules/ecs").variables["run_size_tiers"]
+    for cpu in [128, *FARGATE_MEMORY, 3072, 32768]:
+        for memory in range(512, 131072 + 1, 512):
+            accepted = not validation_failures(
+                variable, "run_size_tiers", [{"min_bytes": 0, "cpu": cpu, "memory": memory}]
+            )
+            assert accepted == (memory in FARGATE_MEMORY.get(cpu, ())), (cpu, memory)
+    fractional = [{"min_bytes": 0, "cpu": 1024, "memory": 4096}, {"min_bytes": 1.5, "cpu": 1024, "memory": 4096}]
+    assert validation_failures(variable, "run_size_tiers", fractional) == [
+        "run_size_tiers: min_bytes must be a whole, non-negative number of bytes."
+    ]

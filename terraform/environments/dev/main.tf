@@ -98,6 +98,16 @@ module "observability" {
   alarm_email_addresses          = var.alarm_email_addresses
 }
 
+# S3 -> EventBridge -> SQS: the raw_data sensor drains the queue (and still lists now and then).
+module "arrivals" {
+  source = "../../modules/arrivals"
+
+  name             = local.name
+  data_bucket_name = module.data_bucket.bucket_id
+  kms_key_arn      = module.kms.key_arn
+  alarm_topic_arn  = module.observability.alarm_topic_arn
+}
+
 module "iam" {
   source = "../../modules/iam"
 
@@ -112,6 +122,7 @@ module "iam" {
   db_master_secret_arn    = module.rds.master_user_secret_arn
   kms_key_arn             = module.kms.key_arn
   alert_topic_arn         = module.observability.alarm_topic_arn
+  arrivals_queue_arn      = module.arrivals.queue_arn
   github_repository       = var.github_repository
   github_environment      = var.environment
   github_branch           = var.github_deploy_branch
@@ -164,6 +175,7 @@ module "ecs" {
   kms_key_arn                   = module.kms.key_arn
   data_bucket_name              = module.data_bucket.bucket_id
   alert_topic_arn               = module.observability.alarm_topic_arn
+  arrivals_queue_url            = module.arrivals.queue_url
   db_host                       = module.rds.address
   db_port                       = module.rds.port
   db_name                       = module.rds.database_name
@@ -179,8 +191,7 @@ module "ecs" {
   daemon_memory                 = var.daemon_memory
   code_server_cpu               = var.code_server_cpu
   code_server_memory            = var.code_server_memory
-  run_cpu                       = var.run_cpu
-  run_memory                    = var.run_memory
+  run_size_tiers                = var.run_size_tiers
   run_ephemeral_storage_gib     = var.run_ephemeral_storage_gib
   shard_bytes                   = var.shard_bytes
   webserver_desired_count       = var.webserver_desired_count

@@ -87,3 +87,23 @@ output "reprocess_dead_letter_queue_url" {
   description = "Dead-letter queue of the optional reprocess schedule, or null."
   value       = module.scheduler.dead_letter_queue_url
 }
+
+output "arrivals_queue_url" {
+  description = "Queue of S3 arrival events the raw_data sensor drains (PIPELINE_ARRIVALS_QUEUE_URL)."
+  value       = module.arrivals.queue_url
+}
+
+output "arrivals_queue_arn" {
+  description = "ARN of the arrivals queue (destination of a dead-letter replay)."
+  value       = module.arrivals.queue_arn
+}
+
+output "arrivals_dlq_url" {
+  description = "Dead-letter queue of the arrivals queue and of the rule's failed deliveries."
+  value       = module.arrivals.dlq_url
+}
+
+output "arrivals_dlq_arn" {
+  description = "ARN of the arrivals dead-letter queue (source of a replay)."
+  value       = module.arrivals.dlq_arn
+}

@@ -36,13 +36,18 @@ daemon_cpu                   = 256
 daemon_memory                = 1024
 code_server_cpu              = 256
 code_server_memory           = 1024
-run_cpu                      = 1024
-run_memory                   = 4096
 run_ephemeral_storage_gib    = 30
 webserver_desired_count      = 1
 code_server_desired_count    = 1
 blue_green_bake_time_minutes = 0
 wait_for_steady_state        = false
+
+# Run sizes by the day's raw input bytes (PIPELINE_ECS_SIZE_TIERS); the first is the task definitions'.
+run_size_tiers = [
+  { min_bytes = 0, cpu = 1024, memory = 4096 },
+  { min_bytes = 5368709120, cpu = 2048, memory = 8192 },   # 5 GiB
+  { min_bytes = 21474836480, cpu = 4096, memory = 16384 }, # 20 GiB
+]
 
 run_duration_threshold_seconds = 3600
 rejection_rate_threshold       = 0.2

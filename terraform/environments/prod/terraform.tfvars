@@ -36,13 +36,18 @@ daemon_cpu                   = 512
 daemon_memory                = 2048
 code_server_cpu              = 512
 code_server_memory           = 2048
-run_cpu                      = 2048
-run_memory                   = 8192
 run_ephemeral_storage_gib    = 100
 webserver_desired_count      = 2
 code_server_desired_count    = 2
 blue_green_bake_time_minutes = 10
 wait_for_steady_state        = false
+
+# Run sizes by the day's raw input bytes (PIPELINE_ECS_SIZE_TIERS); the first is the task definitions'.
+run_size_tiers = [
+  { min_bytes = 0, cpu = 2048, memory = 8192 },
+  { min_bytes = 5368709120, cpu = 4096, memory = 16384 },  # 5 GiB
+  { min_bytes = 21474836480, cpu = 8192, memory = 32768 }, # 20 GiB
+]
 
 run_duration_threshold_seconds = 2700
 rejection_rate_threshold       = 0.05

@@ -12,6 +12,12 @@ locals {
   dagster_home = "/opt/dagster/dagster_home"
   workspace    = "${local.dagster_home}/workspace.yaml"
 
+  # Run sizes: the run-worker and RUN_DATE task definitions get the first tier's size (a run
+  # without size tags, a day of unknown size); the sensor and the schedule tag each run with the
+  # tier of its day's input, rendered for the pipeline as MIN_BYTES:CPU/MEMORY,... (plain bytes).
+  first_size_tier    = var.run_size_tiers[0]
+  size_tiers_setting = join(",", [for tier in var.run_size_tiers : format("%d:%d/%d", tier.min_bytes, tier.cpu, tier.memory)])
+
   # Plain environment of every container. The names are shared with deploy/dagster.yaml, the
   # Dockerfile and the pipeline; the database password is not among them (see secrets).
   # PIPELINE_STEP_EXECUTOR=ecs: a sharded day's steps run as Fargate tasks of the run-worker task
@@ -23,6 +29,8 @@ locals {
     PIPELINE_ALERT_TOPIC_ARN    = var.alert_topic_arn
     PIPELINE_STEP_EXECUTOR      = "ecs"
     PIPELINE_SHARD_BYTES        = tostring(var.shard_bytes)
+    PIPELINE_ARRIVALS_QUEUE_URL = var.arrivals_queue_url
+    PIPELINE_ECS_SIZE_TIERS     = local.size_tiers_setting
     DAGSTER_PG_HOST             = var.db_host
     DAGSTER_PG_PORT             = tostring(var.db_port)
     DAGSTER_PG_DB               = var.db_name
@@ -85,8 +93,8 @@ locals {
       family            = var.run_task_family
       container         = "run"
       task_role_arn     = var.run_task_role_arn
-      cpu               = var.run_cpu
-      memory            = var.run_memory
+      cpu               = local.first_size_tier.cpu
+      memory            = local.first_size_tier.memory
       ephemeral_storage = var.run_ephemeral_storage_gib
       port              = null
       stop_timeout      = 120
@@ -97,8 +105,8 @@ locals {
       family            = var.reprocess_task_family
       container         = "run"
       task_role_arn     = var.reprocess_task_role_arn
-      cpu               = var.run_cpu
-      memory            = var.run_memory
+      cpu               = local.first_size_tier.cpu
+      memory            = local.first_size_tier.memory
       ephemeral_storage = var.run_ephemeral_storage_gib
       port              = null
       stop_timeout      = 120

@@ -41,3 +41,8 @@ output "environment" {
   description = "Plain environment of every container."
   value       = local.environment
 }
+
+output "size_tiers_setting" {
+  description = "PIPELINE_ECS_SIZE_TIERS as the containers get it, rendered from run_size_tiers (MIN_BYTES:CPU/MEMORY,...)."
+  value       = local.size_tiers_setting
+}

@@ -466,13 +466,16 @@ resource "aws_iam_role_policy" "webserver" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Code server: evaluates the sensor and schedule (lists raw-data/ day prefixes to size runs and
-# detect new files), publishes run-failure alerts, writes the tick logs it captures.
+# Code server: evaluates the sensors and the schedule (the daemon asks it over gRPC to run them).
+# The raw_data sensor drains the arrivals queue (receive, delete, hand back, read its depth) and
+# lists raw-data/ day prefixes to size runs and reconcile; the sensor and the schedule read a day's
+# report to see whether its content was already reported. It publishes run-failure alerts and
+# writes the tick logs it captures. It is the only role that may receive from the arrivals queue.
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "code_server" {
   name               = "${var.name}-code-server-task"
-  description        = "Dagster code server: list raw-data/, publish alerts, write tick logs"
+  description        = "Dagster code server: drain the arrivals queue, list raw-data/, read reports/, publish alerts, write tick logs"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -491,10 +494,42 @@ data "aws_iam_policy_document" "code_server" {
   }
 
   statement {
+    sid       = "ReadReports"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/reports/*"]
+  }
+
+  statement {
     sid       = "WriteTickLogs"
     effect    = "Allow"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${local.bucket_arn}/compute-logs/*"]
+  }
+
+  statement {
+    sid    = "DrainTheArrivalsQueue"
+    effect = "Allow"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [var.arrivals_queue_arn]
+  }
+
+  statement {
+    sid       = "DecryptArrivals"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.amazonaws.com"]
+    }
   }
 
   statement {

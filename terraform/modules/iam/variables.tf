@@ -46,7 +46,12 @@ variable "db_master_secret_arn" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of the environment key (encrypts the master secret and the alarm topic)."
+  description = "ARN of the environment key (encrypts the master secret, the alarm topic and the arrivals queue)."
+}
+
+variable "arrivals_queue_arn" {
+  type        = string
+  description = "ARN of the arrivals queue (modules/arrivals); only the code server's role may receive from it."
 }
 
 variable "alert_topic_arn" {

@@ -1,6 +1,7 @@
 # One customer managed key per environment. It encrypts the CloudWatch log groups (ECS, VPC flow
-# logs, RDS), the alarm topic, the scheduler's dead-letter queue, ECR images, the RDS storage,
-# Performance Insights and the RDS-managed master secret.
+# logs, RDS), the alarm topic, the arrivals queue and its dead-letter queue, the scheduler's
+# dead-letter queue, ECR images, the RDS storage, Performance Insights and the RDS-managed master
+# secret.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -11,6 +12,9 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.region
   logs_arn   = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group"
+  # modules/arrivals names its rule <name>-arrivals on the default bus (built here from the name:
+  # the queues need this key first, so the rule's own ARN cannot come in).
+  arrivals_rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-arrivals"
 
   # Key administration and use by IAM principals of this account, listed action by action
   # (no kms:* wildcard). IAM policies then decide who may use the key.
@@ -110,6 +114,32 @@ data "aws_iam_policy_document" "key" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+  }
+
+  # EventBridge puts S3 arrival events (and the ones it cannot deliver) into the encrypted arrivals
+  # queues: SQS asks the key for a data key on behalf of the rule.
+  statement {
+    sid       = "ArrivalsRuleToEncryptedQueues"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.arrivals_rule_arn]
     }
   }
 }

@@ -1,6 +1,6 @@
 variable "name" {
   type        = string
-  description = "Environment name prefix (pipeline-<env>); used in the alias and to scope the log groups allowed to use the key."
+  description = "Environment name prefix (pipeline-<env>); used in the alias and to scope the log groups and the arrivals rule (<name>-arrivals) allowed to use the key."
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{2,30}$", var.name))

@@ -38,12 +38,12 @@ variable "single_nat_gateway" {
 
 variable "interface_endpoint_services" {
   type        = list(string)
-  description = "AWS services reached through interface VPC endpoints (service suffix of com.amazonaws.<region>.<service>). ec2 serves the run launcher's DescribeNetworkInterfaces, sns the run-failure alerts."
-  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "ec2", "sns"]
+  description = "AWS services reached through interface VPC endpoints (service suffix of com.amazonaws.<region>.<service>). ec2 serves the run launcher's DescribeNetworkInterfaces, sns the run-failure alerts, sqs the raw_data sensor draining the arrivals queue."
+  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "ec2", "sns", "sqs"]
 
   validation {
-    condition     = length(setsubtract(["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts"], var.interface_endpoint_services)) == 0
-    error_message = "interface_endpoint_services must include ecr.api, ecr.dkr, logs, secretsmanager, ecs and sts."
+    condition     = length(setsubtract(["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "sqs"], var.interface_endpoint_services)) == 0
+    error_message = "interface_endpoint_services must include ecr.api, ecr.dkr, logs, secretsmanager, ecs, sts and sqs."
   }
 }
 
