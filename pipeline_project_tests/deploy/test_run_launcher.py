@@ -473,9 +473,9 @@ def test_launch_through_ecs_then_run_the_task_like_fargate(stack: Stack):
     assert command[:3] == ["dagster", "api", "execute_run"]
     args = json.loads(command[3])
     assert args["pipeline_run_id"] == run.run_id
-    # The default size, in the task and container overrides.
-    assert (task["overrides"]["cpu"], task["overrides"]["memory"]) == ("1024", "4096")
-    assert (override["cpu"], override["memory"]) == (1024, 4096)
+    # An untagged run gets no size override: the run task definition's size (the first size tier).
+    assert "cpu" not in task["overrides"] and "memory" not in task["overrides"]
+    assert "cpu" not in override and "memory" not in override
     # No environment or secret in the overrides: they are the task definition's, the secret by ARN.
     assert "environment" not in override and "secrets" not in override
     assert PASSWORD not in json.dumps(task, default=str)
