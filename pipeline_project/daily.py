@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +48,7 @@ from pipeline_project.core.readers import (
     read_parquet_items,
     read_rows,
 )
-from pipeline_project.core.report import build_report, encode_report, reconciliation_problems
+from pipeline_project.core.report import build_report, encode_report
 from pipeline_project.storage import ObjectInfo, Storage
 
 # How many times its size on disk a file's rows typically take once read (only sizes partitions):
@@ -60,23 +59,6 @@ PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 class NoDataError(Exception):
     """The day has no raw files: there is nothing to report on."""
-
-
-class DayBusy(Exception):
-    """Another run holds the day's lease: this run may not write the day."""
-
-
-class UnbalancedReport(Exception):
-    """The report does not reconcile, so it is never written."""
-
-    def __init__(self, day: str, problems: list[str]):
-        super().__init__(f"report for {day} does not reconcile: {'; '.join(problems)}")
-        self.problems = problems
-
-
-# No run holds a day longer than run monitoring lets it live (deploy/dagster.yaml max_runtime_seconds).
-LEASE_SECONDS = 43200
-LEASE_POLL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -124,49 +106,6 @@ def quarantined_file_key(day: str, relative: str) -> str:
 
 def work_prefix(day: str, run_id: str) -> str:
     return f"{WORK_PREFIX}/{day}/{run_id}/"
-
-
-def lease_key(day: str) -> str:
-    return f"{WORK_PREFIX}/leases/{day}.json"
-
-
-def claim_day(storage: Storage, day: str, run_id: str, finished: Callable[[str], bool]) -> str | None:
-    """Take, or renew, the day's lease for run_id; None when this run holds it now, or the id of
-    the live run that does. A lease is free once released, expired, or its run has finished
-    (Dagster's run monitoring fails runs whose task died, so their leases free themselves)."""
-    key = lease_key(day)
-    while True:
-        current = storage.read_bytes(key)
-        if current is not None:
-            holder = json.loads(current)
-            free = holder.get("released") or holder["expires_at"] <= time.time() or finished(holder["run_id"])
-            if holder["run_id"] != run_id and not free:
-                return holder["run_id"]
-        record = {"run_id": run_id, "expires_at": time.time() + LEASE_SECONDS}
-        if _Outputs(storage).swap(key, current, json.dumps(record).encode()):
-            return None  # else another run wrote the lease between the read and the write: look again
-
-
-def wait_for_day(
-    storage: Storage,
-    day: str,
-    run_id: str,
-    finished: Callable[[str], bool],
-    on_wait: Callable[[str], None] = lambda holder: None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Blocks until run_id holds the day: at most one run works on a day at a time, whatever launched it."""
-    while (holder := claim_day(storage, day, run_id, finished)) is not None:
-        on_wait(holder)
-        sleep(LEASE_POLL_SECONDS)
-
-
-def release_day(storage: Storage, day: str, run_id: str) -> None:
-    key = lease_key(day)
-    current = storage.read_bytes(key)
-    if current is not None and json.loads(current)["run_id"] == run_id:
-        released = {"run_id": run_id, "expires_at": 0, "released": True}
-        _Outputs(storage).swap(key, current, json.dumps(released).encode())
 
 
 def day_inputs(storage: Storage, day: str) -> list[ObjectInfo]:
@@ -417,24 +356,11 @@ class _Outputs:
     def delete(self, keys) -> None:
         self._storage.delete([self._check(k) for k in keys])
 
-    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
-        return self._storage.swap(self._check(key), expected, data)
 
-
-def publish_day(storage: Storage, outcome: DayOutcome, finished: Callable[[str], bool] = lambda run_id: False) -> str:
-    """Write the quarantine, then the report; returns the report's key.
-
-    Nothing is written for a report that does not reconcile (UnbalancedReport), nor while
-    another live run holds the day (DayBusy): the writer of a day's report holds its lease.
-    """
+def publish_day(storage: Storage, outcome: DayOutcome) -> str:
+    """Write the quarantine, then the report; returns the report's key."""
+    storage = _Outputs(storage)
     day = outcome.day
-    problems = reconciliation_problems(outcome.report)
-    if problems:
-        raise UnbalancedReport(day, problems)
-    holder = claim_day(storage, day, outcome.report["run_id"], finished)
-    if holder is not None:
-        raise DayBusy(f"{day} is held by run {holder}; run {outcome.report['run_id']} writes nothing")
-    lake, storage = storage, _Outputs(storage)
     wanted = set()
     for obj, entry in outcome.quarantined:
         storage.copy(obj, entry.quarantine_key)
@@ -466,5 +392,4 @@ def publish_day(storage: Storage, outcome: DayOutcome, finished: Callable[[str],
         storage.delete([rows_key(day)])
     key = report_key(day)
     storage.write(key, io.BytesIO(encode_report(outcome.report)), "application/json")
-    release_day(lake, day, outcome.report["run_id"])
     return key

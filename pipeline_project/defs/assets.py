@@ -35,21 +35,16 @@ from dagster import (
     op,
 )
 
-from pipeline_project.core.report import markdown_preview, rejection_rate
+from pipeline_project.core.report import markdown_preview, reconciliation_problems, rejection_rate
 from pipeline_project.daily import (
-    DayBusy,
     DayPlan,
     NoDataError,
     ShardScan,
-    UnbalancedReport,
-    claim_day,
     clear_work,
     merge_day,
     plan_day,
     publish_day,
-    release_day,
     scan_shard,
-    wait_for_day,
     work_prefix,
 )
 from pipeline_project.defs.partitions import checked_day, daily_partitions
@@ -89,16 +84,6 @@ class ShardTask:
     work: str | None  # storage prefix the shard's files move to, when steps run on separate machines
 
 
-def _finished(context: OpExecutionContext):
-    """Whether a run holding a day's lease is over (or unknown to this instance): its lease is free."""
-
-    def finished(run_id: str) -> bool:
-        run = context.instance.get_run_by_id(run_id)
-        return run is None or run.is_finished
-
-    return finished
-
-
 def _spill_directory(run_id: str) -> str:
     """One folder per run on local disk (an ECS task's ephemeral storage); publish removes it."""
     return os.path.join(tempfile.gettempdir(), f"pipeline-spill-{run_id}")
@@ -113,17 +98,8 @@ def plan(context: OpExecutionContext, lake: LakeResource):
     storage = lake.storage()
     run_id = context.run.run_id
     plans: dict[str, DayPlan | str] = {}
-    waited: set[str] = set()
-
-    def on_wait(holder: str) -> None:
-        if holder not in waited:
-            waited.add(holder)
-            context.log.info(f"waiting for run {holder}, which is working on {day}", extra={"partition": day})
-
-    for day in sorted(context.partition_keys):  # in day order, so two ranged runs never wait on each other
+    for day in context.partition_keys:
         checked_day(day, "partition")
-        # One run per day at a time, whatever launched it: listed, scanned and published under the lease.
-        wait_for_day(storage, day, run_id, _finished(context), on_wait)
         try:
             day_plan = plan_day(storage, day, lake.shard_bytes)
         except NoDataError as exc:
@@ -151,9 +127,6 @@ def plan(context: OpExecutionContext, lake: LakeResource):
 )
 def scan_shard_files(context: OpExecutionContext, lake: LakeResource, task: ShardTask) -> ShardScan:
     day = task.plan.day
-    holder = claim_day(lake.storage(), day, context.run.run_id, _finished(context))
-    if holder is not None:
-        raise DayBusy(f"{day} was taken over by run {holder}")
 
     def on_file(e):
         context.log.info(
@@ -196,11 +169,11 @@ def publish(context: AssetExecutionContext, lake: LakeResource, quality: Quality
             with tempfile.TemporaryDirectory(prefix="pipeline-merge-") as merge_directory:
                 outcome = merge_day(storage, day_plan, by_day[day], run_id, merge_directory)
                 report = outcome.report
-                try:
-                    key = publish_day(storage, outcome, _finished(context))
-                except UnbalancedReport as exc:
-                    unbalanced[day] = exc.problems
+                problems = reconciliation_problems(report)
+                if problems:
+                    unbalanced[day] = problems
                     continue
+                key = publish_day(storage, outcome)
             if any(s.work_prefix for s in by_day[day]):
                 clear_work(storage, work_prefix(day, run_id))
             seconds = time.monotonic() - started
@@ -213,8 +186,6 @@ def publish(context: AssetExecutionContext, lake: LakeResource, quality: Quality
             context.log.info(f"report written: {storage.location(key)}", extra={"partition": day})
     finally:
         shutil.rmtree(spill, ignore_errors=True)
-        for day in plans.keys() - rates.keys():  # days not published are free for the next run
-            release_day(storage, day, run_id)
     yield AssetCheckResult(
         asset_key="daily_report",
         check_name=RECONCILES,

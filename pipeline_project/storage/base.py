@@ -41,11 +41,6 @@ class Storage(abc.ABC):
         """Replace key with data (read from its start) atomically: readers see old or new, never part."""
 
     @abc.abstractmethod
-    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
-        """Write data only if key holds exactly `expected` now (None: only if there is no key);
-        atomic against other writers of the key. False, and nothing written, when it did not."""
-
-    @abc.abstractmethod
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         """Copy exactly the version described by obj to dest_key."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import io
 import os
 import shutil
 import uuid
@@ -76,17 +74,6 @@ class LocalStorage(Storage):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-
-    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # One machine: an exclusive lock on a sidecar file makes compare-and-write atomic.
-        with open(path.parent / f".{path.name}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if self.read_bytes(key) != expected:
-                return False
-            self.write(key, io.BytesIO(data), "application/json")
-            return True
 
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         with self.open(obj) as source:

@@ -204,31 +204,6 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("write", key, exc) from None
 
-    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
-        args = {"Bucket": self.bucket, "Key": self._key(key), "Body": data, "ContentType": "application/json"}
-        try:
-            if expected is None:
-                args["IfNoneMatch"] = "*"
-            else:
-                try:
-                    current = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-                except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                        return False
-                    raise
-                if current["Body"].read() != expected:
-                    return False
-                # S3's conditional write: refused if anyone replaced the object since the read.
-                args["IfMatch"] = current["ETag"]
-            self._client.put_object(**args)
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-                return False
-            raise self._fail("write", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("write", key, exc) from None
-
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         source = {"Bucket": self.bucket, "Key": self._key(obj.key)}
         if obj.version_id:
