@@ -127,7 +127,9 @@ def test_sensor_schedule_and_backfill_run_under_dagster_dev(tmp_path, local_url)
                 "schedule": [r for r in done if r["tags"].get("pipeline/trigger") == "schedule"],
                 "backfill": [r for r in done if r["tags"].get("dagster/backfill") == backfill_id],
             }
-            ready = by_trigger["sensor"] and by_trigger["schedule"] and len(by_trigger["backfill"]) == 2
+            # The schedule is a safety net: once the sensor's run has reported yesterday it skips, so
+            # its runs (if a tick came first) are not waited for; test_schedules.py covers its choice.
+            ready = by_trigger["sensor"] and len(by_trigger["backfill"]) == 2
             return by_trigger if ready else None
 
         runs = _wait(finished_runs, 240, "sensor, schedule and backfill runs")

@@ -3,8 +3,7 @@
 Every trigger asks it: the raw_data sensor, the schedule, `pipeline-project run` / RUN_DATE, and
 runs started from the asset page (through the routing executor in defs/jobs.py). A day above
 PIPELINE_SHARD_BYTES runs on daily_report_sharded_job (its shards in parallel); every run is
-sized by PIPELINE_ECS_SIZE_TIERS. At most one run works on a day at a time: the run-queue limit
-in deploy/dagster.yaml for runs of one day, and the day lease in daily.py for everything.
+sized by PIPELINE_ECS_SIZE_TIERS.
 """
 
 from __future__ import annotations
