@@ -138,12 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ["PIPELINE_STEP_EXECUTOR"] = "multiprocess"
     from dagster import DagsterInstance
 
-    from pipeline_project.defs.policy import policy_from_env
-
     resources, storage = _resources_and_storage()
     failed = 0
     started_all = time.monotonic()
-    with DagsterInstance.get() as instance, policy_from_env() as policy:
+    with DagsterInstance.get() as instance, resources["policy"].process_config_and_initialize_cm() as policy:
         for n, day in enumerate(days, start=1):
             started = time.monotonic()
             content = policy.content(day)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Protocol
 
 from pipeline_project.core.contract import RAW_PREFIX, SUCCESS_MARKER, is_ignored, raw_day_prefix
@@ -122,13 +122,10 @@ class SensorState:
     @classmethod
     def parse(cls, cursor: str | None) -> SensorState:
         data = json.loads(cursor) if cursor else {}
-        return cls(data.get("days", {}), data.get("later", []), data.get("acks", []), data.get("reconciled_at", 0.0))
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def encode(self) -> str:
-        return json.dumps(
-            {"days": self.days, "later": self.later, "acks": self.acks, "reconciled_at": self.reconciled_at},
-            sort_keys=True,
-        )
+        return json.dumps(asdict(self), sort_keys=True)
 
     def pending(self) -> list[str]:
         return sorted(d for d, s in self.days.items() if s.get("seen") != s.get("launched"))

@@ -244,31 +244,7 @@ variable "run_size_tiers" {
   }))
   description = "Run task sizes by the day's raw input bytes (PIPELINE_ECS_SIZE_TIERS): a day gets the last tier whose min_bytes it reaches; the first tier (min_bytes 0) is the run-worker and RUN_DATE task definitions' own size. CPU units, memory MiB."
 
-  validation {
-    condition     = try(var.run_size_tiers[0].min_bytes, null) == 0
-    error_message = "run_size_tiers must not be empty and its first tier must start at min_bytes 0, so that every day has a size."
-  }
-
-  validation {
-    condition     = alltrue([for tier in var.run_size_tiers : tier.min_bytes >= 0 && floor(tier.min_bytes) == tier.min_bytes])
-    error_message = "run_size_tiers: min_bytes must be a whole, non-negative number of bytes."
-  }
-
-  validation {
-    condition     = alltrue([for i in range(1, max(1, length(var.run_size_tiers))) : var.run_size_tiers[i].min_bytes > var.run_size_tiers[i - 1].min_bytes])
-    error_message = "run_size_tiers: min_bytes must strictly increase from one tier to the next."
-  }
-
-  validation {
-    condition     = alltrue([for i in range(1, max(1, length(var.run_size_tiers))) : var.run_size_tiers[i].cpu >= var.run_size_tiers[i - 1].cpu && var.run_size_tiers[i].memory >= var.run_size_tiers[i - 1].memory])
-    error_message = "run_size_tiers: a bigger day must not get less CPU or memory than the previous tier."
-  }
-
-  # Fargate (Linux) task sizes: CPU units -> the memory sizes (MiB) it accepts (as in pipeline_project/defs/sizing.py).
-  validation {
-    condition     = alltrue([for tier in var.run_size_tiers : contains(lookup(tomap({ "256" = [512, 1024, 2048], "512" = range(1024, 4097, 1024), "1024" = range(2048, 8193, 1024), "2048" = range(4096, 16385, 1024), "4096" = range(8192, 30721, 1024), "8192" = range(16384, 61441, 4096), "16384" = range(32768, 122881, 8192) }), tostring(tier.cpu), []), tier.memory)])
-    error_message = "run_size_tiers: every cpu/memory pair must be a Fargate task size (cpu 256, 512, 1024, 2048, 4096, 8192 or 16384 with a memory that cpu accepts)."
-  }
+  # Checked by modules/ecs, which takes it as it is.
 }
 
 variable "run_ephemeral_storage_gib" {
