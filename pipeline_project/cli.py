@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import uuid
 import warnings
 
 from pipeline_project.core.contract import raw_day_prefix, report_key
@@ -104,23 +105,34 @@ def _failure_message(result) -> str:
     return "the run failed"
 
 
-def _execute(job_name: str, day: str, tags: dict, instance, resources) -> tuple[bool, str, str]:
+def _execute(job_name: str, day: str, tags: dict, instance, resources, storage) -> tuple[bool, str, str]:
     """One day's run, recorded in the instance: in this process, or with its shards in parallel
-    processes when the policy routed it to the sharded job. Returns success, run id, failure."""
+    processes when the policy routed it to the sharded job. Returns success, run id, failure.
+
+    Either way the run holds the day's lease while it works (the sharded job's executor takes it)."""
     from dagster import build_reconstructable_job, execute_job
 
+    from pipeline_project.day_lease import holding
     from pipeline_project.definitions import defs
+    from pipeline_project.defs.jobs import run_finished
     from pipeline_project.defs.policy import JOB
 
     if job_name == JOB:
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=day,
-            instance=instance,
-            run_config=QUIET_LOGGERS,
-            resources=resources,
-            tags=tags,
-            raise_on_error=False,
-        )
+        run_id = str(uuid.uuid4())  # known before the run starts: the lease names it
+
+        def on_wait(day: str, holder: str) -> None:
+            print(f"    waiting for run {holder}, which is working on {day}")
+
+        with holding(storage, [day], run_id, run_finished(instance), on_wait):
+            result = defs.resolve_job_def(job_name).execute_in_process(
+                partition_key=day,
+                instance=instance,
+                run_config=QUIET_LOGGERS,
+                resources=resources,
+                tags=tags,
+                run_id=run_id,
+                raise_on_error=False,
+            )
         return result.success, result.run_id, "" if result.success else _failure_message(result)
     job = build_reconstructable_job("pipeline_project.definitions", "job_named", reconstructable_args=(job_name,))
     with execute_job(job, instance, run_config=QUIET_LOGGERS, tags={**tags, "dagster/partition": day}) as result:
@@ -146,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             started = time.monotonic()
             content = policy.content(day)
             launch = policy.launch("cli", [content.input_bytes], content.fingerprint)
-            success, run_id, failure = _execute(launch.job_name, day, launch.tags, instance, resources)
+            success, run_id, failure = _execute(launch.job_name, day, launch.tags, instance, resources, storage)
             seconds = time.monotonic() - started
             prefix = f"[{n}/{len(days)}] {day}"
             if not success:

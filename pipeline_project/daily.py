@@ -48,7 +48,8 @@ from pipeline_project.core.readers import (
     read_parquet_items,
     read_rows,
 )
-from pipeline_project.core.report import build_report, encode_report
+from pipeline_project.core.report import build_report, encode_report, reconciliation_problems
+from pipeline_project.day_lease import check_held
 from pipeline_project.storage import ObjectInfo, Storage
 
 # How many times its size on disk a file's rows typically take once read (only sizes partitions):
@@ -59,6 +60,14 @@ PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 class NoDataError(Exception):
     """The day has no raw files: there is nothing to report on."""
+
+
+class UnbalancedReport(Exception):
+    """The report does not reconcile, so it is never written."""
+
+    def __init__(self, day: str, problems: list[str]):
+        super().__init__(f"report for {day} does not reconcile: {'; '.join(problems)}")
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -357,10 +366,19 @@ class _Outputs:
         self._storage.delete([self._check(k) for k in keys])
 
 
-def publish_day(storage: Storage, outcome: DayOutcome) -> str:
-    """Write the quarantine, then the report; returns the report's key."""
-    storage = _Outputs(storage)
+def publish_day(storage: Storage, outcome: DayOutcome, run_id: str | None = None) -> str:
+    """Write the quarantine, then the report; returns the report's key.
+
+    Nothing is written for a report that does not reconcile, nor, for a run (run_id), while
+    another run holds the day's lease (day_lease.DayBusy).
+    """
     day = outcome.day
+    problems = reconciliation_problems(outcome.report)
+    if problems:
+        raise UnbalancedReport(day, problems)
+    if run_id is not None:
+        check_held(storage, day, run_id)
+    storage = _Outputs(storage)
     wanted = set()
     for obj, entry in outcome.quarantined:
         storage.copy(obj, entry.quarantine_key)

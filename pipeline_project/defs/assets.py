@@ -35,11 +35,12 @@ from dagster import (
     op,
 )
 
-from pipeline_project.core.report import markdown_preview, reconciliation_problems, rejection_rate
+from pipeline_project.core.report import markdown_preview, rejection_rate
 from pipeline_project.daily import (
     DayPlan,
     NoDataError,
     ShardScan,
+    UnbalancedReport,
     clear_work,
     merge_day,
     plan_day,
@@ -169,11 +170,11 @@ def publish(context: AssetExecutionContext, lake: LakeResource, quality: Quality
             with tempfile.TemporaryDirectory(prefix="pipeline-merge-") as merge_directory:
                 outcome = merge_day(storage, day_plan, by_day[day], run_id, merge_directory)
                 report = outcome.report
-                problems = reconciliation_problems(report)
-                if problems:
-                    unbalanced[day] = problems
+                try:
+                    key = publish_day(storage, outcome, run_id)
+                except UnbalancedReport as exc:
+                    unbalanced[day] = exc.problems
                     continue
-                key = publish_day(storage, outcome)
             if any(s.work_prefix for s in by_day[day]):
                 clear_work(storage, work_prefix(day, run_id))
             seconds = time.monotonic() - started

@@ -6,12 +6,13 @@ deployed (PIPELINE_STEP_EXECUTOR=ecs, through dagster_aws's ecs_executor). daily
 the asset page's runs, use the by-size executor: every step in the run's own process, unless the
 trigger policy (defs/policy.py) says the run's days are big, and then the parallel executor. The
 sensor and the CLI pick the job by the same policy; the schedule and asset-page backfills, whose
-job is fixed, get the same decision from the executor.
+job is fixed, get the same decision from the executor. Both executors hold the run's day leases
+while its steps execute, so at most one run works on a day at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dagster import (
     AssetSelection,
@@ -26,8 +27,9 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.execution.step_dependency_config import StepDependencyConfig
 from dagster._core.executor.in_process import InProcessExecutor
 
+from pipeline_project import day_lease
 from pipeline_project.defs.checks import freshness_checks
-from pipeline_project.defs.policy import policy_from_env
+from pipeline_project.defs.policy import policy_from_env, run_days
 from pipeline_project.observability.logging import job_run_config, log_format
 from pipeline_project.settings import value
 
@@ -47,12 +49,25 @@ def step_executor(name: str) -> tuple[ExecutorDefinition, dict]:
     raise ValueError(f"PIPELINE_STEP_EXECUTOR must be multiprocess or ecs, not {name!r}")
 
 
-class BySizeExecutor(Executor):
-    """Every step in the run's process, or the parallel executor when the policy routes the run there."""
+def run_finished(instance) -> Callable[[str], bool]:
+    """Whether a run (a day lease's holder) is over, or unknown to this instance."""
 
-    def __init__(self, init_context: InitExecutorContext, parallel: ExecutorDefinition):
+    def finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
+
+    return finished
+
+
+class LeasingExecutor(Executor):
+    """Holds the run's day leases (pipeline_project/day_lease.py) while its steps execute: in
+    the run's process, or on the parallel executor when the policy routes the run there (or
+    always, for daily_report_sharded_job)."""
+
+    def __init__(self, init_context: InitExecutorContext, parallel: ExecutorDefinition, always_parallel: bool):
         self._init = init_context
         self._parallel = parallel
+        self._always_parallel = always_parallel
         self._retries = RetryMode.from_config(init_context.executor_config["retries"])
 
     @property
@@ -60,10 +75,12 @@ class BySizeExecutor(Executor):
         return self._retries
 
     def execute(self, plan_context, execution_plan) -> Iterator:
+        run = plan_context.dagster_run
         with policy_from_env() as policy:
-            parallel = policy.parallel(plan_context.dagster_run.tags)
+            parallel = self._always_parallel or policy.parallel(run.tags)
+            storage = policy.lake.storage()
         if parallel:
-            plan_context.log.info(f"big day(s): steps run on the {self._parallel.name} executor")
+            plan_context.log.info(f"steps run on the {self._parallel.name} executor")
             context = InitExecutorContext(
                 job=self._init.job,
                 executor_def=self._parallel,
@@ -75,28 +92,31 @@ class BySizeExecutor(Executor):
             chosen = InProcessExecutor(
                 retries=self._retries, marker_to_close=None, step_dependency_config=StepDependencyConfig.default()
             )
-        yield from chosen.execute(plan_context, execution_plan)
+
+        def on_wait(day: str, holder: str) -> None:
+            plan_context.log.info(f"waiting for run {holder}, which is working on {day}")
+
+        with day_lease.holding(storage, run_days(run.tags), run.run_id, run_finished(plan_context.instance), on_wait):
+            yield from chosen.execute(plan_context, execution_plan)
 
 
-def _by_size(parallel: ExecutorDefinition) -> ExecutorDefinition:
-    @executor(name="by_size", config_schema=parallel.config_schema)
-    def by_size_executor(init_context: InitExecutorContext) -> Executor:
-        return BySizeExecutor(init_context, parallel)
+def _leasing(name: str, parallel: ExecutorDefinition, always_parallel: bool, config: dict) -> ExecutorDefinition:
+    @executor(name=name, config_schema=parallel.config_schema)
+    def leasing_executor(init_context: InitExecutorContext) -> Executor:
+        return LeasingExecutor(init_context, parallel, always_parallel)
 
-    return by_size_executor
+    return leasing_executor.configured(config) if config else leasing_executor
 
 
-def _config(execution: dict | None = None) -> dict | None:
+def _config() -> dict | None:
     # PIPELINE_LOG_FORMAT=json: runs log through the JSON console logger (observability/logging.py).
-    config = {**(job_run_config(log_format()) or {})}
-    if execution:
-        config["execution"] = {"config": execution}
-    return config or None
+    return job_run_config(log_format())
 
 
 _parallel, _execution = step_executor(value("PIPELINE_STEP_EXECUTOR"))
-# The asset page's runs (Materialize, asset backfills) use it too: see definitions.py.
-by_size_executor = _by_size(_parallel).configured(_execution) if _execution else _by_size(_parallel)
+# The asset page's runs (Materialize, asset backfills) use by_size too: see definitions.py.
+by_size_executor = _leasing("by_size", _parallel, always_parallel=False, config=_execution)
+parallel_executor = _leasing("parallel", _parallel, always_parallel=True, config=_execution)
 
 daily_report_job = define_asset_job(
     "daily_report_job",
@@ -112,6 +132,6 @@ daily_report_sharded_job = define_asset_job(
     selection=_SELECTION,
     description="The same, with each shard of a big day (PIPELINE_SHARD_BYTES) scanned in parallel: "
     "separate processes, or one Fargate task per step when PIPELINE_STEP_EXECUTOR=ecs.",
-    executor_def=_parallel,
-    config=_config(_execution),
+    executor_def=parallel_executor,
+    config=_config(),
 )

@@ -41,6 +41,11 @@ class Storage(abc.ABC):
         """Replace key with data (read from its start) atomically: readers see old or new, never part."""
 
     @abc.abstractmethod
+    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
+        """Write data only if key holds exactly `expected` now (None: only if there is no key),
+        atomically against other writers of the key; False, and nothing written, otherwise."""
+
+    @abc.abstractmethod
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         """Copy exactly the version described by obj to dest_key."""
 

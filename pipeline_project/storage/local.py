@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import io
 import os
 import shutil
 import uuid
@@ -60,9 +63,7 @@ class LocalStorage(Storage):
         # Write beside the target, then rename: os.replace is atomic within a filesystem.
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # os.open with 0o666 honours the umask, as any other file the process creates.
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
+            with os.fdopen(self._create(tmp), "wb") as out:
                 data.seek(0)
                 shutil.copyfileobj(data, out, 1 << 20)
                 out.flush()
@@ -75,13 +76,48 @@ class LocalStorage(Storage):
             tmp.unlink(missing_ok=True)
             raise
 
+    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
+        # One machine: an exclusive lock makes compare-and-write atomic. The lock files live in
+        # a hidden folder of the root, outside the bucket's layout, so no folder they need is
+        # ever pruned under them.
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / hashlib.sha256(key.encode()).hexdigest(), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.read_bytes(key) != expected:
+                return False
+            self.write(key, io.BytesIO(data), "application/json")
+            return True
+
+    @staticmethod
+    def _create(tmp: Path) -> int:
+        """A new file, its folder made again should a delete prune it between mkdir and open."""
+        for _attempt in range(2):
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # os.open with 0o666 honours the umask, as any other file the process creates.
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileNotFoundError:
+                continue
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         with self.open(obj) as source:
             self.write(dest_key, source, "application/octet-stream")
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
+            path = self._path(key)
             try:
-                self._path(key).unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
             except OSError as exc:
                 raise StorageError(f"cannot delete {self.location(key)}: {exc.strerror or exc}") from None
+            # A bucket has no empty folders: neither does the lake once a folder's last file goes.
+            for folder in path.parents:
+                if folder == self.root:
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty (or gone): stop here

@@ -204,6 +204,43 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("write", key, exc) from None
 
+    def _current(self, key: str) -> tuple[bytes, str] | None:
+        """A small object's bytes and ETag, read whole again if its body breaks mid-way."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                answer = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                return answer["Body"].read(), answer["ETag"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise self._fail("read", key, exc) from None
+            except _STREAM_ERRORS as exc:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise self._fail("read", key, exc) from None
+                time.sleep(backoff(attempt))
+            except BotoCoreError as exc:
+                raise self._fail("read", key, exc) from None
+        raise AssertionError("unreachable")
+
+    def swap(self, key: str, expected: bytes | None, data: bytes) -> bool:
+        args = {"Bucket": self.bucket, "Key": self._key(key), "Body": data, "ContentType": "application/json"}
+        if expected is None:
+            args["IfNoneMatch"] = "*"
+        else:
+            current = self._current(key)
+            if current is None or current[0] != expected:
+                return False
+            args["IfMatch"] = current[1]  # S3 refuses the write if anyone replaced the object since
+        try:
+            self._client.put_object(**args)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise self._fail("write", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("write", key, exc) from None
+        return True
+
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         source = {"Bucket": self.bucket, "Key": self._key(obj.key)}
         if obj.version_id:

@@ -11,7 +11,8 @@ from pipeline_project.defs.jobs import step_executor
 def test_daily_job_and_the_asset_page_route_by_size_and_the_sharded_job_runs_in_parallel_processes():
     assert defs.resolve_job_def("daily_report_job").executor_def.name == "by_size"
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "by_size"
-    assert defs.resolve_job_def("daily_report_sharded_job").executor_def.name == "multiprocess"
+    # The sharded job always hands its steps to the parallel executor (multiprocess here), under the day leases.
+    assert defs.resolve_job_def("daily_report_sharded_job").executor_def.name == "parallel"
 
 
 def test_deployed_steps_run_as_ecs_tasks_of_the_configured_size(monkeypatch):
