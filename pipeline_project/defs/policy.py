@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, DagsterRunStatus, RunsFilter
 
 from pipeline_project.core.arrivals import fingerprint, report_fingerprint
 from pipeline_project.core.contract import report_key
@@ -29,6 +29,12 @@ FINGERPRINT_TAG = "pipeline/raw_fingerprint"
 STEPS_TAG = "pipeline/steps"  # parallel or in_process: what the by-size executor does
 PARTITION_TAG = "dagster/partition"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 JOB = "daily_report_job"
 SHARDED_JOB = "daily_report_sharded_job"
 
@@ -66,6 +72,17 @@ class RunPolicy(ConfigurableResource):
         """Whether the day's report was computed from exactly this content."""
         data = self.lake.storage().read_bytes(report_key(day))
         return data is not None and report_fingerprint(json.loads(data)) == fp
+
+    def handled(self, instance, day: str, fp: str) -> bool:
+        """Whether this content of the day needs no new run: it has a report, or a run for exactly
+        this content (any trigger's: the tag says which content it was launched for) is queued or
+        running. The sensor and the schedule ask it, so neither computes content twice."""
+        if self.reported(day, fp):
+            return True
+        runs = instance.get_runs(
+            RunsFilter(tags={PARTITION_TAG: day, FINGERPRINT_TAG: fp}, statuses=IN_FLIGHT), limit=1
+        )
+        return bool(runs)
 
     def launch(self, trigger: str, input_bytes: Iterable[int | None], fingerprint: str | None = None) -> Launch:
         """The job and tags for a run over days of these input sizes (None: could not be measured,

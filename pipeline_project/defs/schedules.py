@@ -25,8 +25,8 @@ def daily_report_schedule(context: ScheduleEvaluationContext, policy: RunPolicy)
         return SkipReason(f"{day} is before the first partition")
     try:
         content = policy.content(day)
-        if policy.reported(day, content.fingerprint):
-            return SkipReason(f"{day} already has a report for its current content")
+        if policy.handled(context.instance, day, content.fingerprint):
+            return SkipReason(f"{day} already has a report, or a run, for its current content")
         launch = policy.launch("schedule", [content.input_bytes], content.fingerprint)
         run_key = f"schedule:{day}:{content.fingerprint[:16]}"
     except Exception as exc:  # the safety net still runs: the policy's size for an unmeasured day

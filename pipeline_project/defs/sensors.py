@@ -106,7 +106,7 @@ def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arriva
         listings,
         now.timestamp(),
         arrival.quiet_seconds,
-        reported=policy.reported,
+        reported=lambda day, fp: policy.handled(context.instance, day, fp),
         prior_seen=lambda day: _last_reported_fingerprint(context, day),
     )
     events, runs = [], []

@@ -3,7 +3,8 @@
 import datetime as dt
 
 import pytest
-from dagster import SkipReason, build_schedule_context
+from dagster import DagsterRunStatus, SkipReason, build_schedule_context, instance_for_test
+from dagster._core.test_utils import create_run_for_test
 
 from pipeline_project.core.arrivals import fingerprint
 from pipeline_project.daily import day_inputs
@@ -16,9 +17,12 @@ from pipeline_project_tests.conftest import land, make_resources
 SMALL_TIERS = "0:256/512,100:512/1024,1KiB:1024/2048"
 
 
-def _tick(tick: dt.datetime, lake_url: str, **resources):
-    resources = make_resources(lake_url, **resources)
-    with build_schedule_context(scheduled_execution_time=tick, resources=resources) as context:
+def _tick(tick: dt.datetime, lake_url: str, instance=None, **settings):
+    if instance is None:
+        with instance_for_test() as fresh:
+            return _tick(tick, lake_url, fresh, **settings)
+    resources = make_resources(lake_url, **settings)
+    with build_schedule_context(scheduled_execution_time=tick, resources=resources, instance=instance) as context:
         return daily_report_schedule(context)
 
 
@@ -128,7 +132,7 @@ def test_schedule_is_a_safety_net_skipping_content_that_has_a_report(lake, lake_
     publish_day(lake, compute_day(lake, day, "run-1", 1 << 30))
     skipped = _tick(tick, lake_url)
     assert isinstance(skipped, SkipReason)
-    assert skipped.skip_message == "2025-02-28 already has a report for its current content"
+    assert skipped.skip_message == "2025-02-28 already has a report, or a run, for its current content"
 
     # A late file: the report no longer describes the content, so the safety net runs.
     land(lake, day, {"late.csv": b"event_id,event_time,user_id,event_type,amount,currency\n"})
@@ -145,3 +149,24 @@ def test_schedule_routes_a_big_day_to_parallel_steps(local_url):
     # The schedule's job is daily_report_job; its by-size executor obeys this tag.
     assert daily_report_schedule.job_name == "daily_report_job"
     assert request.tags["pipeline/steps"] == "parallel"
+
+
+@pytest.mark.parametrize(
+    ("status", "skips"),
+    [(DagsterRunStatus.NOT_STARTED, True), (DagsterRunStatus.STARTED, True), (DagsterRunStatus.FAILURE, False)],
+)
+def test_schedule_skips_content_a_run_is_already_computing(local_url, status, skips):
+    """The 01:00 tick while the sensor's run of yesterday is still queued or running: no second run."""
+    from pipeline_project.storage import open_storage
+
+    lake = open_storage(local_url)
+    day = "2025-02-28"
+    land(lake, day, {"a.csv": b"event_id,event_time,user_id,event_type,amount,currency\n"})
+    fp = fingerprint(day_inputs(lake, day))
+    tags = {"dagster/partition": day, "pipeline/raw_fingerprint": fp, "pipeline/trigger": "sensor"}
+    with instance_for_test() as instance:
+        create_run_for_test(instance, job_name="daily_report_job", tags=tags, status=status)
+        other = {**tags, "pipeline/raw_fingerprint": "other"}  # another content of the day: not this one
+        create_run_for_test(instance, job_name="daily_report_job", tags=other, status=DagsterRunStatus.STARTED)
+        result = _tick(dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC), local_url, instance)
+    assert isinstance(result, SkipReason) == skips
