@@ -13,7 +13,9 @@ import json
 import os
 from collections import Counter
 
-from dagster import DagsterInstance, execute_job, reconstructable
+import pytest
+from dagster import AssetKey, DagsterInstance, execute_job, reconstructable
+from dagster import definitions as dagster_definitions
 
 from pipeline_project.core.contract import WORK_PREFIX, report_key
 from pipeline_project.definitions import defs
@@ -116,3 +118,55 @@ def test_shards_on_separate_machines_pass_their_files_through_storage(tmp_path, 
     # The shards' files went through work/ and are gone once the report is written.
     assert storage.list_objects(f"{WORK_PREFIX}/") == []
     assert Counter(i["status"] for i in report["inputs"]) == {"processed": 4, "quarantined": 1}
+
+
+@dagster_definitions
+def fresh_definitions():
+    """The code location as every process of the run loads it, from the environment it runs in."""
+    from pipeline_project.definitions import build_definitions
+
+    return build_definitions()
+
+
+def _asset_job():
+    """The job the asset page's Materialize and asset backfills run (Dagster's implicit asset job)."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    repository = ReconstructableRepository.for_module(__name__, "fresh_definitions", os.getcwd())
+    return repository.get_reconstructable_job("__ASSET_JOB")
+
+
+@pytest.mark.parametrize(
+    ("tags", "shard_bytes", "parallel"),
+    [
+        ({"dagster/partition": DAY}, "1", True),  # Materialize one big day
+        # A backfill run over a range, one of whose days is big (the other has no data and fails).
+        (
+            {"dagster/asset_partition_range_start": DAY, "dagster/asset_partition_range_end": DAY},
+            "1",
+            True,
+        ),
+        ({"dagster/partition": DAY}, str(1 << 30), False),  # a small day stays in the run's process
+    ],
+)
+def test_the_asset_page_runs_big_days_shards_in_parallel(tmp_path, monkeypatch, tags, shard_bytes, parallel):
+    """No job to choose: the asset job's by_size executor asks the trigger policy, from the run's
+    partition tags, whether its days are big."""
+    expected = _unsharded(tmp_path)
+    storage = open_storage(str(tmp_path / "asset-page"))
+    land(storage, DAY, FILES)
+    monkeypatch.setenv("PIPELINE_STORAGE_URL", storage.url)
+    monkeypatch.setenv("PIPELINE_SHARD_BYTES", shard_bytes)
+    monkeypatch.setenv("PIPELINE_STEP_EXECUTOR", "multiprocess")
+    (tmp_path / "home").mkdir()
+    with DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        with execute_job(
+            _asset_job(), instance=instance, tags=tags, asset_selection=[AssetKey("daily_report")]
+        ) as result:
+            assert result.success
+            starts = [e for e in result.all_events if e.event_type_value == "STEP_START"]
+            scans = [e.step_key for e in starts if "scan_shard_files" in e.step_key]
+            pids = {e.pid for e in starts}
+    assert len(scans) == (5 if parallel else 1)
+    assert len(pids) == (len(starts) if parallel else 1)
+    assert _report(storage) == expected
