@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
+import json
 import socket
 import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import boto3
 import pytest
@@ -105,3 +109,53 @@ def land_sample(storage: Storage, day: str, rows: int = 300, seed: int = 0) -> d
 @pytest.fixture
 def lake(lake_url) -> Storage:
     return open_storage(lake_url)
+
+
+# ---------------------------------------------------------------------------------------------
+# The deployed arrival chain in moto: S3 EventBridge notifications, a rule, an SQS queue.
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def arrivals_chain(s3_url: str) -> Iterator[str]:
+    """The bucket's EventBridge notifications, a rule for the lake's raw-data/ keys (Object Created /
+    Object Deleted) and its SQS target; yields the queue URL. Objects written before this starts
+    send no event (a bucket filled first, then watched)."""
+    parsed = urlparse(s3_url)
+    bucket, root = parsed.netloc, parsed.path.strip("/")
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=f"arrivals-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events")
+    rule = f"arrivals-{uuid.uuid4().hex[:8]}"
+    key_prefix = f"{root}/raw-data/" if root else "raw-data/"
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created", "Object Deleted"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": key_prefix}]}},
+    }
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+    try:
+        yield url
+    finally:
+        events.remove_targets(Rule=rule, Ids=["queue"])
+        events.delete_rule(Name=rule)
+        sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def queue_url(s3_url) -> Iterator[str]:
+    with arrivals_chain(s3_url) as url:
+        yield url
+
+
+def queue_depth(url: str) -> int:
+    """Messages in the queue, visible or received and not yet deleted."""
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

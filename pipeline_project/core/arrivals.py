@@ -162,8 +162,8 @@ def plan_tick(
 ) -> TickPlan:
     """What to report and launch for each listed day, and the state to keep.
 
-    reported(day, fp) says whether this content is taken care of already (a report for exactly
-    it exists, or a run for it is under way); it is asked once per day that would launch.
+    reported(day, fp) says whether a report for exactly this content exists; it is asked once
+    per day that would launch.
     prior_seen(day) is the fingerprint last recorded for a day the cursor no longer holds (from
     the instance), so a replayed event reports nothing new.
     State is kept for the listed days only, so it stays as small as what each tick lists.
@@ -179,7 +179,7 @@ def plan_tick(
         seen = state.days.get(day) or {"seen": prior_seen(day)}
         ready = is_ready(day, everything, now, quiet_seconds)
         changed = seen.get("seen") != fp
-        # Content already reported (or being computed) counts as launched: never computed twice.
+        # Content that already has a report counts as launched: it is never computed twice.
         done = seen.get("launched") == fp or ((ready or changed) and reported(day, fp))
         launch = ready and not done
         days.append(DayArrival(day, objects, fp, changed, launch))

@@ -76,7 +76,7 @@ class RunPolicy(ConfigurableResource):
     def handled(self, instance, day: str, fp: str) -> bool:
         """Whether this content of the day needs no new run: it has a report, or a run for exactly
         this content (any trigger's: the tag says which content it was launched for) is queued or
-        running. The sensor and the schedule ask it, so neither computes content twice."""
+        running. The schedule asks it, so its safety-net run never repeats the sensor's."""
         if self.reported(day, fp):
             return True
         runs = instance.get_runs(

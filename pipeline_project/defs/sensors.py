@@ -106,7 +106,9 @@ def raw_data_sensor(context: SensorEvaluationContext, lake: LakeResource, arriva
         listings,
         now.timestamp(),
         arrival.quiet_seconds,
-        reported=lambda day, fp: policy.handled(context.instance, day, fp),
+        # A report, not a run under way: a run left STARTED by a killed local process would
+        # otherwise hold its day back for good (the sensor's run keys de-duplicate its own runs).
+        reported=policy.reported,
         prior_seen=lambda day: _last_reported_fingerprint(context, day),
     )
     events, runs = [], []

@@ -47,8 +47,10 @@ class ArrivalsQueue:
                     QueueUrl=self.url,
                     MaxNumberOfMessages=min(BATCH, limit - len(messages)),
                     VisibilityTimeout=self.visibility_seconds,
-                    # A short long-poll asks every SQS server, so an empty answer means empty.
-                    WaitTimeSeconds=1,
+                    # The first call long-polls for a second: it asks every SQS server, so an empty
+                    # answer means an empty queue, and it returns as soon as a message is there.
+                    # Later calls only take what is ready: no tick waits for messages to come.
+                    WaitTimeSeconds=0 if messages else 1,
                 )
             except (BotoCoreError, ClientError) as exc:
                 if messages:  # keep what was received: it is acknowledged with the tick

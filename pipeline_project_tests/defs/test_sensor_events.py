@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-import uuid
 from urllib.parse import urlparse
 
 import boto3
@@ -16,7 +15,7 @@ from pipeline_project.core.arrivals import SensorState, considered, fingerprint
 from pipeline_project.defs.sensors import raw_data_sensor
 from pipeline_project.storage import open_storage
 from pipeline_project.storage.s3 import S3Storage
-from pipeline_project_tests.conftest import land, make_resources
+from pipeline_project_tests.conftest import land, make_resources, queue_depth
 
 TODAY = dt.datetime.now(dt.UTC).date()
 OLD = (TODAY - dt.timedelta(days=40)).isoformat()  # far outside the 3-day look-back window
@@ -25,33 +24,6 @@ ROW = "event_id,event_time,user_id,event_type,amount,currency\n{n},{day}T01:00:0
 
 def _csv(day: str, n: int) -> bytes:
     return ROW.format(n=n, day=day).encode()
-
-
-@pytest.fixture
-def queue_url(s3_url) -> str:
-    """The deployed chain in moto: the bucket's EventBridge notifications, a rule for the lake's
-    raw-data/ keys (Object Created / Object Deleted) and its SQS target."""
-    parsed = urlparse(s3_url)
-    bucket, root = parsed.netloc, parsed.path.strip("/")
-    boto3.client("s3").put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=f"arrivals-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = boto3.client("events")
-    rule = f"arrivals-{uuid.uuid4().hex[:8]}"
-    pattern = {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created", "Object Deleted"],
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": f"{root}/raw-data/"}]}},
-    }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
-    yield url
-    events.remove_targets(Rule=rule, Ids=["queue"])
-    events.delete_rule(Name=rule)
-    sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture
@@ -90,13 +62,6 @@ class Sensor:
         return result
 
 
-def _queue_depth(url: str) -> int:
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
 def _fp(lake, day: str) -> str:
     return fingerprint(considered(day, lake.list_objects(f"raw-data/{day}/")))
 
@@ -119,11 +84,11 @@ def test_a_day_of_any_age_is_launched_from_its_events_alone(s3_url, queue_url, l
     assert [e.partition for e in result.asset_events] == [OLD]
     state = SensorState.parse(result.cursor)
     assert len(state.acks) == 2  # a.csv and the marker: deleted by the next tick, not this one
-    assert _queue_depth(queue_url) == 2
+    assert queue_depth(queue_url) == 2
 
     again = sensor.tick()  # acknowledges; nothing new
     assert again.run_requests == [] and again.asset_events == []
-    assert _queue_depth(queue_url) == 0
+    assert queue_depth(queue_url) == 0
 
     # A late file for the old day: one event, a new fingerprint, a new run.
     listed_prefixes.clear()
@@ -192,7 +157,7 @@ def test_malformed_foreign_and_impossible_messages_are_dropped_and_acknowledged(
     assert any("before the first partition" in line for line in dropped)
     assert any("in the future" in line for line in dropped)
     sensor.tick()
-    assert _queue_depth(queue_url) == 0  # dropped messages are acknowledged too
+    assert queue_depth(queue_url) == 0  # dropped messages are acknowledged too
 
     # A replay of the same events: the same content, nothing reported or launched again.
     for _ in range(2):
@@ -211,7 +176,7 @@ def test_an_uncommitted_tick_loses_nothing_and_a_committed_one_is_acknowledged_o
     land(lake, OLD, {"a.csv": _csv(OLD, 1), "_SUCCESS": b""})
     lost = sensor.tick(commit=False)  # killed before the cursor was committed
     assert [r.partition_key for r in lost.run_requests] == [OLD]
-    assert _queue_depth(queue_url) == 2  # received, hidden, not deleted
+    assert queue_depth(queue_url) == 2  # received, hidden, not deleted
 
     hidden = sensor.tick()  # still hidden: nothing to do, nothing lost
     assert hidden.run_requests == []
@@ -223,7 +188,7 @@ def test_an_uncommitted_tick_loses_nothing_and_a_committed_one_is_acknowledged_o
     sensor.resources = make_resources(s3_url, queue_url=queue_url, visibility_seconds=2)
     after_restart = sensor.tick()
     assert after_restart.run_requests == []
-    assert _queue_depth(queue_url) == 0
+    assert queue_depth(queue_url) == 0
 
 
 def test_reported_content_is_not_launched_again(s3_url, queue_url):
