@@ -2,12 +2,13 @@
 
 Both run the same asset graph (plan, one scan per shard, publish). daily_report_sharded_job
 always runs the shards in parallel: separate processes locally, separate Fargate tasks when
-deployed (PIPELINE_STEP_EXECUTOR=ecs, through dagster_aws's ecs_executor). daily_report_job, and
-the asset page's runs, use the by-size executor: every step in the run's own process, unless the
-trigger policy (defs/policy.py) says the run's days are big, and then the parallel executor. The
-sensor and the CLI pick the job by the same policy; the schedule and asset-page backfills, whose
-job is fixed, get the same decision from the executor. Both executors hold the run's day leases
-while its steps execute, so at most one run works on a day at a time.
+deployed (PIPELINE_STEP_EXECUTOR=ecs, through dagster_aws's ecs_executor, guarded by
+pipeline_project/ecs/executor.py). daily_report_job, and the asset page's runs, use the by-size
+executor: every step in the run's own process, unless the trigger policy (defs/policy.py) says
+the run's days are big, and then the parallel executor. The sensor and the CLI pick the job by
+the same policy; the schedule and asset-page backfills, whose job is fixed, get the same decision
+from the executor. Both executors hold the run's day leases while its steps execute, so at most
+one run works on a day at a time.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ _SELECTION = AssetSelection.assets("daily_report") - AssetSelection.checks(*fres
 def step_executor(name: str) -> tuple[ExecutorDefinition, dict]:
     """The executor that runs shards in parallel, and its config, by PIPELINE_STEP_EXECUTOR."""
     if name == "ecs":
-        from dagster_aws.ecs import ecs_executor
+        from pipeline_project.ecs.executor import guarded_ecs_executor
 
         cpu, memory = (int(v) for v in value("PIPELINE_SHARD_TASK_SIZE").split("/"))
-        return ecs_executor, {"cpu": cpu, "memory": memory}
+        return guarded_ecs_executor, {"cpu": cpu, "memory": memory}
     if name == "multiprocess":
         return multiprocess_executor, {}
     raise ValueError(f"PIPELINE_STEP_EXECUTOR must be multiprocess or ecs, not {name!r}")

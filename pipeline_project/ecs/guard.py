@@ -1,0 +1,36 @@
+"""Which run and step tags may reach an ECS RunTask request.
+
+dagster_aws copies the tags `ecs/run_task_kwargs`, `ecs/task_overrides` and
+`ecs/container_overrides` into RunTask (and reads `ecs/ephemeral_storage`). Anyone who may launch a
+run, in the UI or through GraphQL, sets run tags, so with those tags they could replace the
+container's command, hand the task another role or move it to other subnets with a public IP.
+Only the sizing tags the trigger policy writes pass; every other `ecs/` tag is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# The trigger policy's sizing tags (defs/policy.py): positive integers, Fargate checks the pair.
+SIZING_TAGS = frozenset({"ecs/cpu", "ecs/memory"})
+# Written by the launcher after RunTask and copied onto retries; RunTask never reads them.
+LAUNCHER_BOOKKEEPING = frozenset({"ecs/task_arn", "ecs/cluster"})
+
+
+class EscalationRefused(Exception):
+    """A run or step whose tags could change what its ECS task runs, as whom, or where."""
+
+
+def refuse_escalation(tags: Mapping[str, str], what: str = "run") -> None:
+    """Raise EscalationRefused, naming the first offending tag, unless the tags are safe."""
+    for key in sorted(tags):
+        if not key.startswith("ecs/") or key in LAUNCHER_BOOKKEEPING:
+            continue
+        if key not in SIZING_TAGS:
+            raise EscalationRefused(
+                f"{what} refused: its tag {key} could change the ECS task's command, role, network or task "
+                f"definition, and only {' and '.join(sorted(SIZING_TAGS))} may be set."
+            )
+        value = str(tags[key])
+        if not (value.isascii() and value.isdigit() and int(value) > 0):
+            raise EscalationRefused(f"{what} refused: its tag {key} must be a positive whole number, not {value!r}.")
