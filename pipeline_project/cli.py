@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--files", type=int, default=3, help="files per day (default 3)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
+    commands.add_parser(
+        "db-setup",
+        help="create or correct the least-privilege database user Dagster logs in as (run as the master user)",
+        description="Idempotent. Reads DAGSTER_PG_HOST, DAGSTER_PG_PORT, DAGSTER_PG_DB, DAGSTER_PG_USERNAME (the user "
+        "to set up) and the master user's DAGSTER_PG_ADMIN_USERNAME and DAGSTER_PG_ADMIN_PASSWORD.",
+    )
+
     bench = commands.add_parser(
         "bench",
         help="generate one day of raw data locally; time the pipeline, DuckDB and pandas on it; compare the reports",
@@ -214,6 +221,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args.size_mb, args.format, args.seed, args.workdir, engines)
 
 
+def cmd_db_setup(args: argparse.Namespace) -> int:
+    from pipeline_project import db_setup
+
+    try:
+        return db_setup.main()
+    except db_setup.SetupRefused as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from dagster import BetaWarning, PreviewWarning
@@ -223,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=PreviewWarning)
     debug = args.debug or os.environ.get("PIPELINE_DEBUG") == "1"
     try:
-        return {"run": cmd_run, "sample-data": cmd_sample_data, "bench": cmd_bench}[args.command](args)
+        commands = {"run": cmd_run, "sample-data": cmd_sample_data, "db-setup": cmd_db_setup, "bench": cmd_bench}
+        return commands[args.command](args)
     except (UsageError, InvalidDay) as exc:
         print(f"pipeline-project: {exc}", file=sys.stderr)
         return 2

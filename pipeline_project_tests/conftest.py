@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import io
 import json
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
@@ -159,3 +165,65 @@ def queue_depth(url: str) -> int:
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@dataclasses.dataclass
+class OwnPostgres:
+    """A PostgreSQL server of the test's own: its own data folder, a free loopback port."""
+
+    host: str
+    port: int
+    data: Path
+    log: Path
+
+    def connect(self, user: str = "postgres", dbname: str = "postgres", **kwargs):
+        import psycopg2
+
+        return psycopg2.connect(host=self.host, port=self.port, user=user, dbname=dbname, **kwargs)
+
+    def execute(self, statement: str, dbname: str = "postgres", params=None) -> list[tuple]:
+        connection = self.connect(dbname=dbname)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            connection.close()
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not found:
+        pytest.fail(f"PostgreSQL's {name} is not installed (Debian: postgresql)")
+    return str(found[-1])
+
+
+@pytest.fixture
+def own_postgres(request) -> Iterator[OwnPostgres]:
+    """initdb into a temporary folder and start the server on a free port (never the machine's
+    shared server, which other tests use in parallel). It runs as the postgres system user, since
+    PostgreSQL refuses to run as root. A test module may set OWN_PG_HBA (pg_hba.conf lines); by
+    default the superuser `postgres` is trusted."""
+    hba = getattr(request.module, "OWN_PG_HBA", "host all postgres 127.0.0.1/32 trust\n")
+    root = Path(tempfile.mkdtemp(prefix="own-pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(root, "postgres", "postgres")
+    data, log = root / "data", root / "server.log"
+    subprocess.run(
+        [*as_postgres, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    (data / "pg_hba.conf").write_text("local all postgres trust\n" + hba)
+    port = free_port()
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c password_encryption=scram-sha-256"
+    start = [*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+    subprocess.run(start, check=True, capture_output=True, timeout=60)
+    try:
+        yield OwnPostgres("127.0.0.1", port, data, log)
+    finally:
+        stop = [*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+        subprocess.run(stop, capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
