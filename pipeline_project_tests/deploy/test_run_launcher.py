@@ -290,8 +290,10 @@ def stack(s3_endpoint, tasks_stay_running, db_name, code_server, tmp_path, monke
 
     def record(params, model, **_):
         service = model.service_model.endpoint_prefix
-        # S3 uploads carry file objects; only the launcher's calls need their parameters.
-        calls.append((service, model.name, {} if service == "s3" else copy.deepcopy(params)))
+        # S3 uploads carry file objects: keep what names the object.
+        if service == "s3":
+            params = {k: params[k] for k in ("Bucket", "Key", "Prefix", "VersionId", "CopySource") if k in params}
+        calls.append((service, model.name, copy.deepcopy(params)))
 
     events = boto3._get_default_session().events
     events.register("before-parameter-build", record, unique_id="test-run-launcher-recorder")

@@ -397,6 +397,7 @@ class Role:
             "var.cluster_name": cloud.name,
             "var.run_task_family": cloud.family,
             "var.data_bucket_arn": f"arn:aws:s3:::{cloud.bucket}",
+            "var.log_group_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/ecs/{cloud.name}",
             # The task definition's roles stand for the roles Terraform creates.
             "aws_iam_role.run.arn": definition["taskRoleArn"],
             "aws_iam_role.execution.arn": definition["executionRoleArn"],
@@ -422,6 +423,8 @@ class Role:
     def _holds(self, condition: dict, context: dict) -> bool:
         values = [self.resolve(v) for v in condition["values"]] if isinstance(condition["values"], list) else [None]
         actual = context.get(condition["variable"])
+        if condition["test"] == "Null":  # "false": the key must be present
+            return values in (["true"], ["false"]) and (actual is None) == (values == ["true"])
         if actual is None or None in values:
             return False
         if condition["test"] == "StringEquals":
@@ -494,13 +497,20 @@ def _authorizations(cloud: Cloud, service: str, operation: str, params: dict) ->
                 found.append(("ecs:TagResource", task_arn("new-task"), {"ecs:CreateAction": "RunTask", **on_cluster}))
             found += [("iam:PassRole", r, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}) for r in sorted(roles)]
             return found
-        if operation in ("DescribeTasks", "StopTask"):
-            tasks = params["tasks"] if operation == "DescribeTasks" else [params["task"]]
-            return [(f"ecs:{operation}", task_arn(t), on_cluster) for t in tasks]
+        if operation == "DescribeTasks":
+            return [("ecs:DescribeTasks", task_arn(t), on_cluster) for t in params["tasks"]]
+        if operation == "StopTask":
+            # IAM sees the task's tags (aws:ResourceTag/<key>) as well as its cluster.
+            (task,) = _aws("ecs").describe_tasks(cluster=cluster, tasks=[params["task"]], include=["TAGS"])["tasks"]
+            tags = {f"aws:ResourceTag/{t['key']}": t["value"] for t in task.get("tags", [])}
+            return [("ecs:StopTask", task_arn(params["task"]), {**on_cluster, **tags})]
         if operation == "DescribeTaskDefinition":
             definition = params["taskDefinition"]
             resource = definition if definition.startswith("arn:") else f"{ecs_arn}:task-definition/{definition}"
             return [("ecs:DescribeTaskDefinition", resource, {})]
+    if (service, operation) == ("logs", "GetLogEvents"):
+        group, stream = params["logGroupName"], params["logStreamName"]
+        return [("logs:GetLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:{stream}", {})]
     return [(f"{service}:{operation}", "*", {})]
 
 
@@ -723,6 +733,20 @@ def test_sharded_run_starts_one_ecs_task_per_step(stack: Stack, tmp_path):  # no
         }
     )
     assert not denied, "the run-worker role does not allow:\n" + "\n".join(denied)
+    # ... and each action the role holds is one these calls need, or one named here with the reason
+    # this run does not need it. Every process also logs into PostgreSQL (an IAM token).
+    needed = {"rds-db:connect"} | {
+        action for _, service, op, params in calls for action, _, _ in _authorizations(cloud, service, op, params)
+    }
+    held = {a for s in role.statements if s.get("sid") != "DataBucketKmsKey" for a in s["actions"]}
+    unexercised = {
+        # boto3's transfer manager aborts a multipart upload that failed; these uploads succeed.
+        "s3:AbortMultipartUpload",
+        # The step executor stops its step tasks when the run is terminated; this one is not.
+        "ecs:StopTask",
+    }
+    assert held - needed == unexercised, held - needed
+    assert needed <= held
 
 
 @pytest.mark.security

@@ -1,0 +1,146 @@
+"""Each service role holds exactly what its code calls: the daemon's and the webserver's.
+
+The stack is test_run_launcher's (deploy/dagster.yaml, a real code server, moto over HTTP), and
+every AWS call this process makes is recorded. The daemon does everything it does to runs:
+construct the launcher, dequeue and launch a run, watch it, see its task die (reading the task's
+logs for the reason), stop a runaway run. The webserver loads the same instance, terminates a
+run and reads a step's logs. Then, per role, each recorded call must be allowed by the Terraform
+role (actions, resources and conditions, test_step_tasks.Role) and each action the role holds
+must be needed by a recorded call; the run worker's role is checked the same way in
+test_step_tasks.py. Actions no API call shows are derived from the calls that need them
+(test_step_tasks._authorizations: RunTask with tags needs ecs:TagResource and iam:PassRole) or
+from the process itself (every one logs into PostgreSQL: rds-db:connect).
+"""
+
+from __future__ import annotations
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+from dagster._core.storage.compute_log_manager import ComputeIOType
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+from moto.ecs.models import ecs_backends
+
+from pipeline_project_tests.deploy.test_run_launcher import (  # noqa: F401  (fixtures)
+    ACCOUNT,
+    LAUNCHER_ACTIONS,
+    REGION,
+    Cloud,
+    Stack,
+    _aws,
+    _create_run,
+    _describe_task,
+    code_server,
+    db_name,
+    postgres_home,
+    stack,
+    tasks_stay_running,
+)
+from pipeline_project_tests.deploy.test_step_tasks import Role, _authorizations
+from pipeline_project_tests.deploy.test_terraform import module, role_statements
+
+pytestmark = pytest.mark.security
+
+# Implied by the process, not by an AWS API call: it logs into PostgreSQL with an IAM token.
+LOGIN = {"rds-db:connect"}
+
+
+def _held(role: str) -> set[str]:
+    # The bucket key's statement exists only with a customer-managed bucket key (the test bucket,
+    # like the default, uses SSE-S3); its S3 calls are the same.
+    statements = role_statements(module("modules/iam"), role)
+    return {a for s in statements if s.get("sid") != "DataBucketKmsKey" for a in s["actions"]}
+
+
+def _needed(deployed: Stack, role: Role) -> tuple[set[str], list[str]]:
+    """The actions the recorded calls need, and the calls the role would deny."""
+    needed, denied = set(LOGIN), []
+    for service, operation, params in deployed.calls:
+        for action, resource, context in _authorizations(deployed.cloud, service, operation, params):
+            needed.add(action)
+            if not role.allows(action, resource, context):
+                denied.append(f"{service}.{operation} needs {action} on {resource} {context}")
+    return needed, denied
+
+
+def _die(deployed: Stack, task_arn: str, exit_code: int) -> None:
+    """What ECS reports for a task whose container was killed (a Spot interruption, an OOM kill).
+    Clients cannot set an exit code through the ECS API, so it goes into moto's model directly."""
+    modelled = ecs_backends[ACCOUNT][REGION].tasks[deployed.cloud.name][task_arn]
+    for container in modelled.containers:
+        container.exitCode = exit_code
+        container.last_status = "STOPPED"
+    _aws("ecs").stop_task(cluster=deployed.cloud.name, task=task_arn, reason="OutOfMemoryError: container killed")
+
+
+def test_the_daemon_role_is_exactly_what_the_daemon_calls(stack: Stack):  # noqa: F811
+    cloud, instance = stack.cloud, stack.instance
+    definition = _aws("ecs").describe_task_definition(taskDefinition=cloud.task_definition_arn)["taskDefinition"]
+    assert instance.run_launcher.task_definition == cloud.task_definition_arn  # built: DescribeTaskDefinition
+
+    # Dequeue and launch two runs, watch them.
+    runs = [_create_run(stack, day) for day in ("2025-03-10", "2025-03-11")]
+    for run in runs:
+        instance.submit_run(run.run_id, stack.workspace.create_request_context())
+    list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(stack.workspace))
+    died, runaway = (instance.get_run_by_id(r.run_id) for r in runs)
+    assert {died.status, runaway.status} == {DagsterRunStatus.STARTING}
+    assert instance.run_launcher.check_run_worker_health(died).status.value == "RUNNING"
+
+    # One task dies: run monitoring sees it, with the container's logs as the reason.
+    _die(stack, died.tags["ecs/task_arn"], 137)
+    health = instance.run_launcher.check_run_worker_health(died)
+    assert health.status.value == "FAILED" and "exit code 137" in health.msg, health.msg
+    # The other outlives max_runtime_seconds: run monitoring stops its task.
+    assert instance.run_launcher.terminate(runaway.run_id) is True
+    assert _describe_task(cloud, runaway.tags["ecs/task_arn"])["desiredStatus"] == "STOPPED"
+
+    role = Role("daemon", cloud, definition)
+    needed, denied = _needed(stack, role)
+    assert not denied, "the daemon role does not allow:\n" + "\n".join(denied)
+    assert needed == _held("daemon") == LAUNCHER_ACTIONS | {"iam:PassRole"} | LOGIN
+
+
+def test_the_webserver_role_is_exactly_what_the_webserver_calls(stack: Stack):  # noqa: F811
+    cloud = stack.cloud
+    definition = _aws("ecs").describe_task_definition(taskDefinition=cloud.task_definition_arn)["taskDefinition"]
+    run = _create_run(stack, "2025-03-12")
+    stack.instance.submit_run(run.run_id, stack.workspace.create_request_context())
+    list(QueuedRunCoordinatorDaemon(interval_seconds=1).run_iteration(stack.workspace))
+    run = stack.instance.get_run_by_id(run.run_id)
+    # A step's captured stdout, where the run worker's S3ComputeLogManager leaves it.
+    log_key = [run.run_id, "compute_logs", "daily_report"]
+    stored = f"compute-logs/storage/{run.run_id}/compute_logs/daily_report.out"
+    _aws("s3").put_object(Bucket=cloud.bucket, Key=stored, Body=b"read 240 rows\n")
+    stack.calls.clear()  # what the daemon did so far is the daemon's
+
+    # The webserver: the same instance file; a user terminates the run and reads the step's logs.
+    with DagsterInstance.from_config(str(stack.home)) as webserver:
+        assert webserver.run_launcher.terminate(run.run_id) is True
+        logs = webserver.compute_log_manager
+        assert logs.get_log_keys_for_log_key_prefix([run.run_id, "compute_logs"], ComputeIOType.STDOUT) == [log_key]
+        assert logs.get_log_data(log_key).stdout == b"read 240 rows\n"
+    assert _describe_task(cloud, run.tags["ecs/task_arn"])["desiredStatus"] == "STOPPED"
+
+    role = Role("webserver", cloud, definition)
+    needed, denied = _needed(stack, role)
+    assert not denied, "the webserver role does not allow:\n" + "\n".join(denied)
+    ecs = {"ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:StopTask"}
+    assert needed == _held("webserver") == ecs | {"s3:ListBucket", "s3:GetObject"} | LOGIN
+
+
+def test_stop_task_is_held_for_run_and_step_tasks_only():
+    """A service task (no dagster/run_id tag) cannot be stopped by any role that stops runs, even
+    when a forged ecs/task_arn run tag points at it."""
+    name = "pipeline-test"
+    cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}"
+    definition_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{name}-run:1"
+    cloud = Cloud(name, f"{name}-data", cluster_arn, [], "sg-1", definition_arn)
+    roles = {"taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/run", "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/x"}
+    task_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{name}/0123456789abcdef"
+    on_cluster = {"ecs:cluster": cluster_arn}
+    for role_name in ("daemon", "webserver", "run"):
+        role = Role(role_name, cloud, roles)
+        assert role.allows("ecs:StopTask", task_arn, {**on_cluster, "aws:ResourceTag/dagster/run_id": "r1"}), role_name
+        assert not role.allows("ecs:StopTask", task_arn, {**on_cluster, "aws:ResourceTag/aws:ecs:serviceName": "web"})
+        assert not role.allows("ecs:StopTask", task_arn, {"aws:ResourceTag/dagster/run_id": "r1"}), role_name
+        assert not role.allows("ecs:StopTask", task_arn.replace(name, f"{name}-other"), on_cluster), role_name
