@@ -30,7 +30,10 @@ ENVIRONMENTS = ("dev", "prod")
 
 # --- Binding names (shared with deploy/dagster.yaml, the Dockerfile and the pipeline) ----------
 
-CONTAINER_NAMES = {"webserver", "daemon", "code-server", "run"}
+CONTAINER_NAMES = {"webserver", "daemon", "code-server", "run", "db-setup"}
+# The task definitions of Dagster itself (services, run worker, RUN_DATE entry); db-setup is the
+# administrator's one-off task.
+DAGSTER_TASKS = {"webserver", "daemon", "code-server", "run", "reprocess"}
 PLAIN_ENVIRONMENT = {
     "PIPELINE_STORAGE_URL",
     "PIPELINE_LOG_FORMAT",
@@ -51,7 +54,19 @@ PLAIN_ENVIRONMENT = {
     "DAGSTER_RUN_SECURITY_GROUP",
     "AWS_REGION",
 }
-SECRETS = {"DAGSTER_PG_PASSWORD"}
+# No Dagster task gets a secret: they log in to PostgreSQL with IAM authentication tokens.
+SECRETS: set[str] = set()
+DB_SETUP_ENVIRONMENT = {
+    "DAGSTER_PG_HOST",
+    "DAGSTER_PG_PORT",
+    "DAGSTER_PG_DB",
+    "DAGSTER_PG_USERNAME",
+    "DAGSTER_PG_ADMIN_USERNAME",
+    "AWS_REGION",
+    "PIPELINE_LOG_FORMAT",
+}
+DB_SETUP_SECRETS = {"DAGSTER_PG_ADMIN_PASSWORD"}
+DB_APP_USERNAME = "dagster_app"
 DAGSTER_HOME = "/opt/dagster/dagster_home"
 WORKSPACE = f"{DAGSTER_HOME}/workspace.yaml"
 COMMANDS = {
@@ -74,6 +89,7 @@ COMMANDS = {
     ],  # fmt: skip
     "run": None,  # the EcsRunLauncher supplies the run worker's command
     "reprocess": ["pipeline-project", "run"],
+    "db-setup": ["pipeline-project", "db-setup"],
 }
 METRIC_NAMESPACE = "PipelineProject"
 METRIC_NAMES = {
@@ -86,7 +102,14 @@ METRIC_NAMES = {
     "ReportsWritten",
 }
 # Account-specific or per-deploy values the environments take at plan time, not from tfvars.
-PLAN_TIME_VARIABLES = {"aws_account_id", "github_repository", "certificate_arn", "image_tag"}
+PLAN_TIME_VARIABLES = {
+    "aws_account_id",
+    "github_repository",
+    "certificate_arn",
+    "image_tag",
+    "alb_oidc",
+    "alb_oidc_client_secret",
+}
 MODULE_META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 REQUIRED_MODULES = {
     "kms", "network", "log_bucket", "data_bucket", "ecr", "rds", "iam", "alb", "observability", "ecs", "scheduler",
@@ -400,7 +423,8 @@ def test_prod_values_are_production_grade():
     assert len(prod["availability_zones"]) >= 2 and len(dev["availability_zones"]) >= 2
     assert literal(prod["service_capacity_provider"]) == "FARGATE"
     assert literal(prod["enable_reprocess_schedule"]) is False and literal(dev["enable_reprocess_schedule"]) is False
-    assert literal(prod["github_deploy_branch"]) in (None, "null"), "prod deploys only from its protected environment"
+    # NAT (the ALB's way to the identity provider) in every zone in prod, one in dev.
+    assert literal(prod["single_nat_gateway"]) is False and literal(dev["single_nat_gateway"]) is True
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -516,7 +540,9 @@ def test_rds_is_private_encrypted_and_password_managed():
     assert literal(db["skip_final_snapshot"]) is False
     assert literal(db["performance_insights_enabled"]) is True
     assert db["backup_retention_period"] == "${var.backup_retention_days}"
-    assert db["iam_database_authentication_enabled"] == "${var.iam_database_authentication_enabled}"
+    # Dagster logs in with IAM tokens: authentication is not optional.
+    assert literal(db["iam_database_authentication_enabled"]) is True
+    assert "iam_database_authentication_enabled" not in mod.variables
     parameters = {
         p["name"]: literal(p["value"]) for p in mod.resources[("aws_db_parameter_group", "this")]["parameter"]
     }
@@ -525,6 +551,7 @@ def test_rds_is_private_encrypted_and_password_managed():
     assert mod.variables["master_username"]["default"] == "dagster"
     outputs = mod.outputs["master_user_secret_arn"]["value"]
     assert outputs == "${aws_db_instance.this.master_user_secret[0].secret_arn}"
+    assert mod.outputs["resource_id"]["value"] == "${aws_db_instance.this.resource_id}"
 
 
 # --- Network ------------------------------------------------------------------------------------
@@ -570,11 +597,12 @@ def test_security_group_flows():
         assert body.get("description"), "every rule says why it exists"
         assert body["ip_protocol"] == "tcp", "no all-protocol rules"
         assert body["from_port"] == body["to_port"], "single ports only"
-        if body.get("cidr_ipv4") == "0.0.0.0/0":
-            # Only egress, only HTTPS, only when NAT (or the ALB's OIDC provider) asks for it.
-            guard = body.get("for_each", "") + body.get("count", "")
-            assert "enable_nat_gateway" in guard or "alb_identity_provider_egress" in guard, body
-            assert body["from_port"] == 443
+    # The only internet rule of the VPC: the ALB's HTTPS egress to the identity provider.
+    internet = {(t, n) for (t, n), body in rules.items() if body.get("cidr_ipv4") == "0.0.0.0/0"}
+    assert internet == {("aws_vpc_security_group_egress_rule", "alb_to_identity_provider")}
+    to_idp = rules[("aws_vpc_security_group_egress_rule", "alb_to_identity_provider")]
+    assert to_idp["security_group_id"] == "${aws_security_group.alb.id}" and to_idp["from_port"] == 443
+    assert "count" not in to_idp and "for_each" not in to_idp, "OIDC is always on"
     ingress = {n: b for (t, n), b in rules.items() if t == "aws_vpc_security_group_ingress_rule"}
     assert ingress["webserver_from_alb"]["from_port"] == "${var.webserver_port}"
     assert ingress["webserver_from_alb"]["referenced_security_group_id"] == "${aws_security_group.alb.id}"
@@ -584,9 +612,11 @@ def test_security_group_flows():
     assert ingress["endpoints_from_task"]["from_port"] == 443
     assert net.variables["webserver_port"]["default"] == 3000
     assert net.variables["code_server_port"]["default"] == 4000
-    assert net.variables["enable_nat_gateway"]["default"] is False
+    assert "enable_nat_gateway" not in net.variables and "alb_identity_provider_egress" not in net.variables
     services = set(net.variables["interface_endpoint_services"]["default"])
-    assert {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "sqs"} <= services
+    assert services == {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "sns", "sqs"}, (
+        "no ec2: only use_current_ecs_task_config (false) would look up network interfaces"
+    )
     assert net.resources[("aws_vpc_endpoint", "s3")]["vpc_endpoint_type"] == "Gateway"
     flow = net.resources[("aws_flow_log", "this")]
     assert flow["traffic_type"] == "ALL"
@@ -614,7 +644,7 @@ def test_tasks_reach_sqs_without_nat():
         assert "sqs" in str(call.get("interface_endpoint_services", "sqs"))
 
 
-def test_alb_is_internal_https_with_optional_oidc():
+def test_alb_is_internal_https_with_required_oidc():
     mod = module("modules/alb")
     lb = mod.resources[("aws_lb", "this")]
     assert literal(lb["internal"]) is True
@@ -626,9 +656,10 @@ def test_alb_is_internal_https_with_optional_oidc():
     redirect = http["default_action"][0]
     assert redirect["type"] == "redirect" and redirect["redirect"][0]["protocol"] == "HTTPS"
     rule = mod.resources[("aws_lb_listener_rule", "webserver")]
-    oidc = rule["dynamic"][0]["action"]
-    assert oidc["content"][0]["type"] == "authenticate-oidc"
-    assert mod.variables["oidc"]["default"] is None and mod.variables["oidc_client_secret"]["sensitive"] is True
+    assert "dynamic" not in rule, "authentication is not optional"
+    assert [(a["type"], a["order"]) for a in rule["action"]] == [("authenticate-oidc", 1), ("forward", 2)]
+    assert "default" not in mod.variables["oidc"] and "default" not in mod.variables["oidc_client_secret"]
+    assert mod.variables["oidc_client_secret"]["sensitive"] is True
     groups = mod.resources[("aws_lb_target_group", "webserver")]
     assert groups["target_type"] == "ip" and groups["port"] == "${var.webserver_port}"
 
@@ -655,6 +686,20 @@ def policy_documents():
                 yield mod, dname, body
 
 
+# The interface endpoints' one statement: everything, but only for this account's principals.
+INTERFACE_ENDPOINT_STATEMENT = {
+    "sid": "ThisAccountOnly",
+    "effect": "Allow",
+    "actions": ["*"],
+    "resources": ["*"],
+    "principals": [{"type": "*", "identifiers": ["*"]}],
+    "condition": [
+        {"test": "StringEquals", "variable": "aws:PrincipalAccount", "values": ["${local.account_id}"]},
+        {"test": "StringEqualsIfExists", "variable": "aws:ResourceAccount", "values": ["${local.account_id}"]},
+    ],
+}
+
+
 def test_no_wildcard_actions_anywhere():
     checked = 0
     for mod, name, document in policy_documents():
@@ -664,12 +709,19 @@ def test_no_wildcard_actions_anywhere():
                 checked += 1
                 if "*" not in action:
                     continue
-                # The only wildcard allowed is in a deny that makes a bucket TLS-only: it can only
-                # take permissions away.
+                # The only wildcards allowed: a deny that makes a bucket TLS-only (it can only take
+                # permissions away), and the interface endpoints' policy, which grants nothing
+                # itself and narrows the endpoints to this account's principals.
                 conditions = statement.get("condition", [])
-                assert statement["effect"] == "Deny" and any(
+                tls_only = statement["effect"] == "Deny" and any(
                     c["variable"] == "aws:SecureTransport" and c["values"] == ["false"] for c in conditions
-                ), f"{mod.name}: data.aws_iam_policy_document.{name} allows the wildcard action {action}"
+                )
+                endpoint = (mod.name, name) == ("modules/network", "interface_endpoint") and statement == (
+                    INTERFACE_ENDPOINT_STATEMENT
+                )
+                assert tls_only or endpoint, (
+                    f"{mod.name}: data.aws_iam_policy_document.{name} allows the wildcard action {action}"
+                )
     assert checked > 100
     # No inline JSON policies bypass the documents above.
     for mod in all_modules().values():
@@ -709,6 +761,10 @@ def test_run_worker_reads_raw_data_and_writes_only_its_outputs():
             for action in statement["actions"]:
                 service, verb = action.split(":")
                 for resource in statement["resources"]:
+                    if service == "rds-db":
+                        # Its one login: the app user (IAM database authentication).
+                        assert (action, statement["resources"]) == ("rds-db:connect", ["${local.db_app_user_arn}"])
+                        continue
                     if service != "s3":
                         assert service == "kms", f"{document}: unexpected {action}"
                         continue
@@ -762,6 +818,14 @@ WORK_STATEMENTS = [
     },
 ]
 CLUSTER_CONDITION = [{"test": "ArnEquals", "variable": "ecs:cluster", "values": ["${local.cluster_arn}"]}]
+# StopTask only on tasks the EcsRunLauncher tagged with their run (never a service's or db-setup's).
+RUN_TAGGED_TASK = {"test": "Null", "variable": "aws:ResourceTag/dagster/run_id", "values": ["false"]}
+DB_CONNECT_STATEMENT = {
+    "sid": "ConnectToTheDatabaseAsTheAppUser",
+    "effect": "Allow",
+    "actions": ["rds-db:connect"],
+    "resources": ["${local.db_app_user_arn}"],
+}
 STEP_LAUNCHER_STATEMENTS = [
     {
         "sid": "RunStepsFromTheRunWorkerTaskDefinition",
@@ -771,11 +835,18 @@ STEP_LAUNCHER_STATEMENTS = [
         "condition": CLUSTER_CONDITION,
     },
     {
-        "sid": "WatchAndStopStepTasks",
+        "sid": "WatchStepTasks",
         "effect": "Allow",
-        "actions": ["ecs:DescribeTasks", "ecs:StopTask"],
+        "actions": ["ecs:DescribeTasks"],
         "resources": ["${local.cluster_tasks_arn}"],
         "condition": CLUSTER_CONDITION,
+    },
+    {
+        "sid": "StopStepTasks",
+        "effect": "Allow",
+        "actions": ["ecs:StopTask"],
+        "resources": ["${local.cluster_tasks_arn}"],
+        "condition": CLUSTER_CONDITION + [RUN_TAGGED_TASK],
     },
     {
         "sid": "TagStepTasksAtLaunch",
@@ -800,6 +871,76 @@ STEP_LAUNCHER_STATEMENTS = [
         ],
     },
 ]
+
+
+# What each Dagster task role may do, as IAM actions (the calls its code makes; the data bucket's
+# KMS actions are in the dynamic statement that exists only with SSE-KMS).
+ROLE_ACTIONS = {
+    "daemon": {
+        "ecs:RunTask",
+        "ecs:TagResource",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "ecs:DescribeTaskDefinition",
+        "logs:GetLogEvents",
+        "iam:PassRole",
+        "rds-db:connect",
+    },
+    "webserver": {
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "ecs:DescribeTaskDefinition",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "kms:Decrypt",
+        "rds-db:connect",
+    },
+    "run": {
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "ecs:RunTask",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "ecs:TagResource",
+        "ecs:DescribeTaskDefinition",
+        "iam:PassRole",
+        "rds-db:connect",
+    },
+    "reprocess": {
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "rds-db:connect",
+    },
+    "code_server": {
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sns:Publish",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "rds-db:connect",
+    },
+}
 
 
 def role_statements(mod: Module, role: str) -> list[dict]:
@@ -838,7 +979,7 @@ def test_run_and_reprocess_roles_keep_shard_work_under_work_prefix():
 
 def test_only_the_run_worker_role_starts_step_tasks():
     roles = task_roles()
-    assert set(roles) == {"execution", "run", "reprocess", "daemon", "webserver", "code_server"}
+    assert set(roles) == {"execution", "db_setup_execution", "run", "reprocess", "daemon", "webserver", "code_server"}
     # The run worker: its data access plus exactly what the ecs_executor calls, nothing else of ECS.
     run = roles["run"]
     assert [s for s in run if any(a.startswith(("ecs:", "iam:", "ec2:")) for a in s["actions"])] == (
@@ -853,10 +994,11 @@ def test_only_the_run_worker_role_starts_step_tasks():
     assert iam.locals["run_task_definitions"] == "${local.ecs_arn}:task-definition/${var.run_task_family}:*"
     assert iam.locals["cluster_tasks_arn"] == "${local.ecs_arn}:task/${var.cluster_name}/*"
     assert iam.locals["cluster_arn"] == "${local.ecs_arn}:cluster/${var.cluster_name}"
-    # RunTask: the run worker (step tasks) and the run launcher (daemon, webserver), no other task role.
+    # RunTask: the run worker (step tasks) and the run launcher (daemon), no other task role; the
+    # webserver only terminates runs, the daemon launches the queued ones.
     holders = {role for role, found in roles.items() for s in found if "ecs:RunTask" in s["actions"]}
-    assert holders == {"run", "daemon", "webserver"}
-    for role in ("reprocess", "code_server", "execution"):
+    assert holders == {"run", "daemon"}
+    for role in ("reprocess", "code_server", "execution", "db_setup_execution"):
         assert not [a for s in roles[role] for a in s["actions"] if a.startswith(("ecs:", "iam:", "ec2:"))], role
 
 
@@ -900,17 +1042,8 @@ def test_step_launcher_covers_the_ecs_executors_aws_calls():
 
 def test_run_launcher_role_is_exactly_the_issue_list():
     actions = {a for s in iam_document("run_launcher") for a in s["actions"]}
-    assert actions == {
-        "ecs:RunTask",
-        "ecs:DescribeTasks",
-        "ecs:StopTask",
-        "ecs:RegisterTaskDefinition",
-        "ecs:DescribeTaskDefinition",
-        "ecs:TagResource",
-        "ec2:DescribeNetworkInterfaces",
-        "logs:GetLogEvents",
-        "iam:PassRole",
-    }
+    assert actions == ROLE_ACTIONS["daemon"]
+    assert not {"ecs:RegisterTaskDefinition", "ec2:DescribeNetworkInterfaces"} & actions
     (run_task,) = [s for s in iam_document("run_launcher") if s["actions"] == ["ecs:RunTask"]]
     assert run_task["resources"] == ["${local.run_task_definitions}"]
     iam = module("modules/iam")
@@ -919,8 +1052,9 @@ def test_run_launcher_role_is_exactly_the_issue_list():
         iam.resources[("aws_iam_role_policy", "daemon")]["policy"]
         == "${data.aws_iam_policy_document.run_launcher.json}"
     )
+    # The webserver has its own document: nothing inherited from the daemon's.
     webserver = iam.data[("aws_iam_policy_document", "webserver")]
-    assert webserver["source_policy_documents"] == ["${data.aws_iam_policy_document.run_launcher.json}"]
+    assert "source_policy_documents" not in webserver
 
 
 def test_pass_role_is_always_limited_to_a_service():
@@ -949,9 +1083,14 @@ def test_github_deploy_role_trust_is_repository_and_environment_bound():
     test, subjects = conditions["token.actions.githubusercontent.com:sub"]
     assert test == "StringEquals", "no StringLike: a wildcard subject would admit any branch"
     assert subjects == "${local.github_subjects}"
-    subjects_code = iam.locals["github_subjects"]
-    assert "repo:${var.github_repository}:environment:${var.github_environment}" in subjects_code
-    assert "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}" in subjects_code
+    # Exactly one subject: the protected GitHub environment (its branch rule lives in GitHub).
+    assert iam.locals["github_subjects"] == ["repo:${var.github_repository}:environment:${var.github_environment}"]
+    assert "github_branch" not in iam.variables
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert "github_deploy_branch" not in env.variables and "github_deploy_branch" not in tfvars(environment)
+        assert "github_branch" not in env.calls["iam"]
+        assert env.calls["iam"]["github_environment"] == "${var.environment}"
 
 
 def test_every_role_trusts_one_service_or_github():
@@ -1017,6 +1156,7 @@ CODE_SERVER_STATEMENTS = [
             {"test": "StringEquals", "variable": "kms:ViaService", "values": ["sns.${local.region}.amazonaws.com"]}
         ],
     },
+    DB_CONNECT_STATEMENT,
     {
         "sid": "DataBucketKmsKey",
         "effect": "Allow",
@@ -1135,15 +1275,18 @@ def ecs_locals() -> dict:
 def test_container_names_environment_and_secrets_are_the_binding_ones():
     local = ecs_locals()
     tasks = local["tasks"]
-    assert set(tasks) == {"webserver", "daemon", "code-server", "run", "reprocess"}
+    assert set(tasks) == DAGSTER_TASKS | {"db-setup"}
     assert {t["container"] for t in tasks.values()} == CONTAINER_NAMES
-    for key in ("webserver", "daemon", "code-server", "run"):
+    for key in ("webserver", "daemon", "code-server", "run", "db-setup"):
         assert tasks[key]["container"] == key
     assert tasks["reprocess"]["container"] == "run"
     assert set(local["environment"]) == PLAIN_ENVIRONMENT
-    assert set(local["secrets"]) == SECRETS
-    assert local["secrets"]["DAGSTER_PG_PASSWORD"] == "${var.db_master_secret_arn}:password::"
-    assert not PLAIN_ENVIRONMENT & SECRETS
+    # Every Dagster task: the shared environment, no secret at all (IAM database authentication).
+    for key in DAGSTER_TASKS:
+        assert tasks[key]["environment"] == "${local.environment}", key
+        assert tasks[key]["secrets"] == {} and set(tasks[key]["secrets"]) == SECRETS, key
+    assert "secrets" not in local, "no shared secrets map"
+    assert local["environment"]["DAGSTER_PG_USERNAME"] == "${var.db_app_username}"
     environment = local["environment"]
     assert environment["PIPELINE_STORAGE_URL"] == "s3://${var.data_bucket_name}"
     assert environment["PIPELINE_LOG_FORMAT"] == "json"
@@ -1199,14 +1342,15 @@ def test_pipeline_settings_in_the_task_environment_are_the_pipelines():
 
 def test_every_container_definition_gets_the_whole_environment():
     """The container definitions are built from the locals above for every task: one container,
-    named after the task's container, with the full environment and the secret."""
+    named after the task's container, with the task's environment and secrets (the shared
+    environment and none for Dagster's tasks, db-setup's own for db-setup)."""
     ecs = module("modules/ecs")
     definitions = code_of(ecs_locals()["container_definitions"])
     assert definitions.startswith("{for key, task in local.tasks : key => [merge(")
     for fragment in (
         "name = task.container",
-        "environment = [for name in sort(keys(local.environment)) : {name = name, value = local.environment[name]}]",
-        "secrets = [for name in sort(keys(local.secrets)) : {name = name, valueFrom = local.secrets[name]}]",
+        "environment = [for name in sort(keys(task.environment)) : {name = name, value = task.environment[name]}]",
+        "secrets = [for name in sort(keys(task.secrets)) : {name = name, valueFrom = task.secrets[name]}]",
         "readonlyRootFilesystem = var.readonly_root_filesystem",
         "command = task.command",
     ):
@@ -1215,6 +1359,8 @@ def test_every_container_definition_gets_the_whole_environment():
     assert task_definition["for_each"] == "${local.tasks}"
     assert task_definition["container_definitions"] == "${jsonencode(local.container_definitions[each.key])}"
     assert task_definition["family"] == "${each.value.family}"
+    assert task_definition["execution_role_arn"] == "${each.value.execution_role}"
+    assert task_definition["task_role_arn"] == "${each.value.task_role_arn}"
     assert task_definition["requires_compatibilities"] == ["FARGATE"]
     assert task_definition["network_mode"] == "awsvpc"
     assert ecs.variables["readonly_root_filesystem"]["default"] is True
@@ -1246,6 +1392,7 @@ def test_commands_families_and_log_streams():
         "code-server": "${var.name}-code-server",
         "run": "${var.run_task_family}",
         "reprocess": "${var.reprocess_task_family}",
+        "db-setup": "${var.name}-db-setup",
     }
     for environment in ENVIRONMENTS:
         env = module(f"environments/{environment}")
@@ -1572,9 +1719,11 @@ def test_arrivals_outputs_reach_the_tasks_and_the_operator():
             "arrivals_dlq_url": "${module.arrivals.dlq_url}",
             "arrivals_dlq_arn": "${module.arrivals.dlq_arn}",
         }
-    # Every container (code server, daemon, webserver, run worker, RUN_DATE entry) gets the URL.
+    # Every Dagster container (code server, daemon, webserver, run worker, RUN_DATE entry) gets the
+    # URL through the shared environment; db-setup needs none of the pipeline's settings.
     assert ecs_locals()["environment"]["PIPELINE_ARRIVALS_QUEUE_URL"] == "${var.arrivals_queue_url}"
-    assert set(ecs_locals()["tasks"]) == {"webserver", "daemon", "code-server", "run", "reprocess"}
+    assert set(ecs_locals()["tasks"]) == DAGSTER_TASKS | {"db-setup"}
+    assert {k for k, t in ecs_locals()["tasks"].items() if t["environment"] == "${local.environment}"} == DAGSTER_TASKS
 
 
 # --- Run sizes: run_size_tiers -> task definitions and PIPELINE_ECS_SIZE_TIERS -------------------
@@ -1644,6 +1793,10 @@ def hcl_to_python(text: str) -> str:
             alternatives = _split_top_level(text[i + 4 : end], ", ")
             out.append("_try(" + ", ".join(f"lambda: {hcl_to_python(a)}" for a in alternatives) + ")")
             i = end + 1
+        elif text.startswith("can(", i) and not (i and (text[i - 1].isalnum() or text[i - 1] in "_.")):
+            end = _closing(text, i + 3)
+            out.append(f"_can(lambda: {hcl_to_python(text[i + 4 : end])})")
+            i = end + 1
         elif text[i] == '"':
             end = i + 1
             while text[end] != '"':
@@ -1662,7 +1815,8 @@ def hcl_to_python(text: str) -> str:
         else:
             out.append(text[i])
             i += 1
-    return re.sub(r"\bnull\b", "None", "".join(out))
+    code = re.sub(r"\bnull\b", "None", "".join(out))
+    return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", code))
 
 
 def _tf_range(*args):
@@ -1674,9 +1828,37 @@ def _tf_try(*alternatives):
     for alternative in alternatives:
         try:
             return alternative()
-        except (AttributeError, IndexError, KeyError, TypeError):
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
             continue
     raise ValueError("no expression of try() could be evaluated")
+
+
+def _tf_can(expression):
+    try:
+        expression()
+    except Exception:  # noqa: BLE001  (can() is true exactly when the expression has no error)
+        return False
+    return True
+
+
+def _tf_network(prefix: str):
+    import ipaddress
+
+    if "/" not in prefix:  # Terraform's CIDR functions need a prefix length
+        raise ValueError(f"{prefix!r} is not in CIDR notation")
+    return ipaddress.ip_network(prefix, strict=False)
+
+
+def _tf_regex(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if not match:
+        raise ValueError(f"{text!r} does not match {pattern!r}")
+    return match.group(0)
+
+
+def _tf_tonumber(text):
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 TF_FUNCTIONS = {
@@ -1690,6 +1872,13 @@ TF_FUNCTIONS = {
     "tomap": dict,
     "tostring": lambda v: str(int(v)) if isinstance(v, (int, float)) and float(v).is_integer() else str(v),
     "_try": _tf_try,
+    "_can": _tf_can,
+    "cidrhost": lambda prefix, host: str(_tf_network(prefix)[host]),
+    "cidrsubnet": lambda prefix, newbits, number: str(list(_tf_network(prefix).subnets(newbits))[number]),
+    "regex": _tf_regex,
+    "split": lambda separator, text: text.split(separator),
+    "startswith": lambda text, prefix: text.startswith(prefix),
+    "tonumber": _tf_tonumber,
 }
 
 
@@ -1827,3 +2016,540 @@ def test_run_size_tiers_validation_knows_fargates_sizes():
     assert validation_failures(variable, "run_size_tiers", fractional) == [
         "run_size_tiers: min_bytes must be a whole, non-negative number of bytes."
     ]
+
+
+# --- Issue 14: nobody drives the deployment without the right to --------------------------------
+
+
+def iam() -> Module:
+    return module("modules/iam")
+
+
+@pytest.mark.security
+def test_each_dagster_role_gets_exactly_its_actions():
+    """Per role, the IAM actions of all its inline policies (source documents merged) are exactly
+    the calls its code makes; the daemon and the webserver each have their own document."""
+    found = {role: {a for s in role_statements(iam(), role) for a in s["actions"]} for role in ROLE_ACTIONS}
+    assert found == ROLE_ACTIONS
+    policies = {b["role"]: b["policy"] for (t, _), b in iam().resources.items() if t == "aws_iam_role_policy"}
+    assert policies["${aws_iam_role.daemon.id}"] == "${data.aws_iam_policy_document.run_launcher.json}"
+    assert policies["${aws_iam_role.webserver.id}"] == "${data.aws_iam_policy_document.webserver.json}"
+    for document in ("run_launcher", "webserver"):
+        assert "source_policy_documents" not in iam().data[("aws_iam_policy_document", document)], document
+
+
+@pytest.mark.security
+def test_daemon_and_webserver_statements():
+    daemon = {s["sid"]: s for s in iam_document("run_launcher")}
+    assert set(daemon) == {
+        "RunTheRunWorkerTaskDefinition",
+        "TagRunTasksAtLaunch",
+        "WatchTasksOfTheCluster",
+        "StopRunTasks",
+        "ResolveTheRunTaskDefinition",
+        "ReadRunLogsOnFailure",
+        "PassOnlyTheRunRoles",
+        "ConnectToTheDatabaseAsTheAppUser",
+    }
+    assert daemon["RunTheRunWorkerTaskDefinition"]["resources"] == ["${local.run_task_definitions}"]
+    assert daemon["RunTheRunWorkerTaskDefinition"]["condition"] == CLUSTER_CONDITION
+    # Tagging only at RunTask (no RegisterTaskDefinition any more), only tasks.
+    assert daemon["TagRunTasksAtLaunch"]["resources"] == ["${local.cluster_tasks_arn}"]
+    assert daemon["TagRunTasksAtLaunch"]["condition"] == [
+        {"test": "StringEquals", "variable": "ecs:CreateAction", "values": ["RunTask"]}
+    ]
+    assert daemon["WatchTasksOfTheCluster"]["actions"] == ["ecs:DescribeTasks"]
+    assert daemon["WatchTasksOfTheCluster"]["condition"] == CLUSTER_CONDITION
+    assert daemon["StopRunTasks"]["actions"] == ["ecs:StopTask"]
+    assert daemon["ResolveTheRunTaskDefinition"] == {
+        "sid": "ResolveTheRunTaskDefinition",
+        "effect": "Allow",
+        "actions": ["ecs:DescribeTaskDefinition"],
+        "resources": ["*"],
+    }
+    assert daemon["ReadRunLogsOnFailure"]["resources"] == ["${local.log_streams_arn}"]
+    assert daemon["ConnectToTheDatabaseAsTheAppUser"] == DB_CONNECT_STATEMENT
+    webserver = {s["sid"]: s for s in iam_document("webserver")}
+    assert set(webserver) == {
+        "WatchTasksOfTheCluster",
+        "StopRunTasks",
+        "ResolveTheRunTaskDefinition",
+        "ListComputeLogs",
+        "ReadComputeLogs",
+        "ConnectToTheDatabaseAsTheAppUser",
+        "DataBucketKmsKey",
+    }
+    for sid in (
+        "WatchTasksOfTheCluster",
+        "StopRunTasks",
+        "ResolveTheRunTaskDefinition",
+        "ConnectToTheDatabaseAsTheAppUser",
+    ):
+        assert webserver[sid] == daemon[sid], sid
+    assert webserver["ListComputeLogs"]["condition"] == [
+        {"test": "StringLike", "variable": "s3:prefix", "values": ["compute-logs/*"]}
+    ]
+    assert webserver["ReadComputeLogs"]["resources"] == ["${local.bucket_arn}/compute-logs/*"]
+    assert webserver["DataBucketKmsKey"]["actions"] == ["kms:Decrypt"]
+
+
+@pytest.mark.security
+def test_stop_task_only_on_tasks_tagged_with_their_run():
+    """Every StopTask grant in the stack is limited to the cluster's tasks that carry
+    dagster/run_id: the launcher tags each run and step task with it, so no role can stop a
+    service's task or the db-setup task."""
+    found = []
+    for mod, name, document in policy_documents():
+        for statement in statements(document):
+            if "ecs:StopTask" in statement.get("actions", []):
+                found.append((mod.name, name))
+                assert statement["actions"] == ["ecs:StopTask"], (name, statement)
+                assert statement["resources"] == ["${local.cluster_tasks_arn}"], name
+                assert statement["condition"] == CLUSTER_CONDITION + [RUN_TAGGED_TASK], name
+    assert sorted(found) == [
+        ("modules/iam", "run_launcher"),
+        ("modules/iam", "step_launcher"),
+        ("modules/iam", "webserver"),
+    ]
+    holders = {role for role, found_ in task_roles().items() for s in found_ if "ecs:StopTask" in s["actions"]}
+    assert holders == {"daemon", "webserver", "run"}
+
+
+@pytest.mark.security
+def test_every_dagster_role_logs_in_as_the_app_user_only():
+    iam_ = iam()
+    assert iam_.locals["db_app_user_arn"] == (
+        "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:"
+        "${var.db_resource_id}/${var.db_app_username}"
+    )
+    roles = task_roles()
+    for role, found in roles.items():
+        connect = [s for s in found if any(a.startswith("rds-db:") for a in s["actions"])]
+        if role in ROLE_ACTIONS:
+            assert connect == [DB_CONNECT_STATEMENT], role
+        else:
+            assert connect == [], role
+    # No other policy of the stack grants a database login.
+    for mod, name, document in policy_documents():
+        for statement in statements(document):
+            if any(a.startswith("rds-db:") for a in statement.get("actions", [])):
+                assert (mod.name, statement) == ("modules/iam", DB_CONNECT_STATEMENT), name
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert default_of(env.variables["db_app_username"]) == DB_APP_USERNAME
+        assert "db_app_username" not in tfvars(environment)
+        assert env.calls["iam"]["db_resource_id"] == "${module.rds.resource_id}"
+        assert env.calls["iam"]["db_app_username"] == "${var.db_app_username}"
+        assert env.calls["ecs"]["db_app_username"] == "${var.db_app_username}"
+        assert env.calls["ecs"]["db_admin_username"] == "${module.rds.username}"
+        assert "db_username" not in env.calls["ecs"]
+    ecs = module("modules/ecs")
+    for good in ("dagster_app", "app_2"):
+        assert validation_failures(ecs.variables["db_app_username"], "db_app_username", good) == [], good
+    for bad in ("Dagster", "dagster-app", "1app", "", "a" * 64):
+        assert validation_failures(ecs.variables["db_app_username"], "db_app_username", bad), bad
+
+
+@pytest.mark.security
+def test_only_the_db_setup_task_reads_the_master_secret():
+    roles = task_roles()
+    readers = {
+        role
+        for role, found in roles.items()
+        for s in found
+        if any(a.startswith("secretsmanager:") for a in s["actions"])
+    }
+    assert readers == {"db_setup_execution"}
+    # The main execution role: image pull and logs, nothing else.
+    execution = {a for s in roles["execution"] for a in s["actions"]}
+    assert execution == {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    own = [s for s in roles["db_setup_execution"] if s["sid"] not in {x["sid"] for x in roles["execution"]}]
+    assert own == [
+        {
+            "sid": "ReadDatabaseMasterPassword",
+            "effect": "Allow",
+            "actions": ["secretsmanager:GetSecretValue"],
+            "resources": ["${var.db_master_secret_arn}"],
+        },
+        {
+            "sid": "DecryptDatabaseMasterPassword",
+            "effect": "Allow",
+            "actions": ["kms:Decrypt"],
+            "resources": ["${var.kms_key_arn}"],
+            "condition": [
+                {
+                    "test": "StringEquals",
+                    "variable": "kms:ViaService",
+                    "values": ["secretsmanager.${local.region}.amazonaws.com"],
+                }
+            ],
+        },
+    ]
+    role = iam().resources[("aws_iam_role", "db_setup_execution")]
+    assert role["name"] == "${var.name}-db-setup-execution"
+    assert iam().outputs["db_setup_execution_role_arn"]["value"] == "${aws_iam_role.db_setup_execution.arn}"
+
+
+@pytest.mark.security
+def test_db_setup_task_definition():
+    local = ecs_locals()
+    task = local["tasks"]["db-setup"]
+    assert task == {
+        "family": "${var.name}-db-setup",
+        "execution_role": "${var.db_setup_execution_role_arn}",
+        "environment": "${local.db_setup_environment}",
+        "secrets": "${local.db_setup_secrets}",
+        "container": "db-setup",
+        "task_role_arn": None,
+        "cpu": 256,
+        "memory": 512,
+        "ephemeral_storage": None,
+        "port": None,
+        "stop_timeout": 30,
+        "command": ["pipeline-project", "db-setup"],
+        "health_check": None,
+    }
+    assert local["db_setup_environment"] == {
+        "DAGSTER_PG_HOST": "${var.db_host}",
+        "DAGSTER_PG_PORT": "${tostring(var.db_port)}",
+        "DAGSTER_PG_DB": "${var.db_name}",
+        "DAGSTER_PG_USERNAME": "${var.db_app_username}",
+        "DAGSTER_PG_ADMIN_USERNAME": "${var.db_admin_username}",
+        "AWS_REGION": "${local.region}",
+        "PIPELINE_LOG_FORMAT": "json",
+    }
+    assert set(local["db_setup_environment"]) == DB_SETUP_ENVIRONMENT
+    assert local["db_setup_secrets"] == {"DAGSTER_PG_ADMIN_PASSWORD": "${var.db_master_secret_arn}:password::"}
+    assert set(local["db_setup_secrets"]) == DB_SETUP_SECRETS
+    # The same image, read-only root filesystem and log group as every task (stream prefix db-setup).
+    definitions = local["container_definitions"]
+    assert "image = local.image" in code_of(definitions)
+    assert "readonlyRootFilesystem = var.readonly_root_filesystem" in code_of(definitions)
+    assert module("modules/ecs").variables["readonly_root_filesystem"]["default"] is True
+    for key in DAGSTER_TASKS:
+        assert local["tasks"][key]["execution_role"] == "${var.execution_role_arn}", key
+    ecs = module("modules/ecs")
+    assert ecs.outputs["db_setup_task_definition_arn"]["value"] == (
+        '${aws_ecs_task_definition.this["db-setup"].arn_without_revision}'
+    )
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert env.calls["ecs"]["db_setup_execution_role_arn"] == "${module.iam.db_setup_execution_role_arn}"
+        assert env.calls["ecs"]["db_master_secret_arn"] == "${module.rds.master_user_secret_arn}"
+        assert env.outputs["db_setup_task_definition_arn"]["value"] == "${module.ecs.db_setup_task_definition_arn}"
+        assert env.outputs["db_setup_security_group_id"]["value"] == "${module.network.db_setup_security_group_id}"
+        # The run-failure rule watches run workers and RUN_DATE tasks only.
+        assert env.calls["observability"]["run_task_families"] == [
+            "${local.run_task_family}",
+            "${local.reprocess_task_family}",
+        ]
+
+
+@pytest.mark.security
+def test_db_setup_security_group_reaches_postgres_and_the_endpoints_only():
+    net = module("modules/network")
+    groups = net.locals["task_security_groups"]
+    assert set(groups) == {"webserver", "daemon", "code_server", "run_worker", "db_setup"}
+    egress = {n: b for (t, n), b in net.resources.items() if t == "aws_vpc_security_group_egress_rule"}
+    ingress = {n: b for (t, n), b in net.resources.items() if t == "aws_vpc_security_group_ingress_rule"}
+    # Every task group: PostgreSQL, the interface endpoints and S3 (image layers) and nothing else,
+    # but the webserver and daemon's gRPC to the code server.
+    per_group = {
+        name: rule
+        for name, rule in egress.items()
+        if rule["security_group_id"] == "${aws_security_group.task[each.key].id}"
+    }
+    assert set(per_group) == {"task_to_rds", "task_to_endpoints", "task_to_s3"}
+    assert all(rule["for_each"] == "${local.task_security_groups}" for rule in per_group.values())
+    assert egress["to_code_server"]["for_each"] == '${toset(["webserver", "daemon"])}'
+    assert not [n for n, b in ingress.items() if "db_setup" in str(b)], "nothing connects to db-setup"
+    assert net.outputs["db_setup_security_group_id"]["value"] == '${aws_security_group.task["db_setup"].id}'
+
+
+@pytest.mark.security
+def test_deploy_role_passes_the_db_setup_execution_role():
+    task_roles_ = iam().locals["task_roles"]
+    assert "${aws_iam_role.db_setup_execution.arn}" in task_roles_
+    assert task_roles_ == [
+        "${aws_iam_role.execution.arn}",
+        "${aws_iam_role.db_setup_execution.arn}",
+        "${aws_iam_role.webserver.arn}",
+        "${aws_iam_role.daemon.arn}",
+        "${aws_iam_role.code_server.arn}",
+        "${aws_iam_role.run.arn}",
+        "${aws_iam_role.reprocess.arn}",
+    ]
+    (pass_roles,) = [s for s in iam_document("deploy") if s["sid"] == "PassTheTaskRoles"]
+    assert pass_roles["resources"] == "${local.task_roles}"
+    assert pass_roles["condition"] == [
+        {"test": "StringEquals", "variable": "iam:PassedToService", "values": ["ecs-tasks.amazonaws.com"]}
+    ]
+    # The deploy role may register db-setup revisions like the others (<name>-* families).
+    (tag,) = [s for s in iam_document("deploy") if s["sid"] == "TagNewTaskDefinitions"]
+    assert tag["resources"] == ["${local.ecs_arn}:task-definition/${var.name}-*:*"]
+
+
+@pytest.mark.security
+def test_interface_endpoints_serve_only_this_account():
+    net = module("modules/network")
+    endpoint = net.resources[("aws_vpc_endpoint", "interface")]
+    assert endpoint["policy"] == "${data.aws_iam_policy_document.interface_endpoint.json}"
+    assert endpoint["subnet_ids"] == "${aws_subnet.private[*].id}"
+    assert statements(net.data[("aws_iam_policy_document", "interface_endpoint")]) == [INTERFACE_ENDPOINT_STATEMENT]
+    assert net.locals["account_id"] == "${data.aws_caller_identity.current.account_id}"
+    # Every endpoint of the VPC has a policy; S3's gateway keeps its own.
+    endpoints = {n: b for (t, n), b in net.resources.items() if t == "aws_vpc_endpoint"}
+    assert set(endpoints) == {"s3", "interface"}
+    assert endpoints["s3"]["policy"] == "${data.aws_iam_policy_document.s3_endpoint.json}"
+    for mod in all_modules().values():
+        if mod.name != "modules/network":
+            assert not [n for (t, n) in mod.resources if t == "aws_vpc_endpoint"], mod.name
+
+
+@pytest.mark.security
+def test_ui_authentication_is_required_in_every_environment():
+    alb = module("modules/alb")
+    for variable in ("oidc", "oidc_client_secret"):
+        body = alb.variables[variable]
+        assert "default" not in body, variable
+        assert literal(body["nullable"]) is False, variable
+    assert literal(alb.variables["oidc_client_secret"]["sensitive"]) is True
+    (authenticate, forward) = alb.resources[("aws_lb_listener_rule", "webserver")]["action"]
+    assert authenticate["type"] == "authenticate-oidc" and authenticate["order"] == 1
+    oidc = authenticate["authenticate_oidc"][0]
+    assert oidc["on_unauthenticated_request"] == "authenticate"
+    assert oidc["client_secret"] == "${var.oidc_client_secret}"
+    for field_ in ("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint", "client_id"):
+        assert oidc[field_] == f"${{var.oidc.{field_}}}", field_
+    assert forward["type"] == "forward" and forward["order"] == 2
+    https = {"issuer": "https://idp", "authorization_endpoint": "https://idp/a", "token_endpoint": "https://idp/t"}
+    good = {**https, "user_info_endpoint": "https://idp/u", "client_id": "c"}
+    assert validation_failures(alb.variables["oidc"], "oidc", good) == []
+    assert validation_failures(alb.variables["oidc"], "oidc", {**good, "token_endpoint": "http://idp/t"})
+    assert validation_failures(alb.variables["oidc_client_secret"], "oidc_client_secret", "")
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        for variable in ("alb_oidc", "alb_oidc_client_secret"):
+            assert "default" not in env.variables[variable], (environment, variable)
+            assert literal(env.variables[variable]["nullable"]) is False, (environment, variable)
+            assert variable not in tfvars(environment), "a plan-time value"
+        assert literal(env.variables["alb_oidc_client_secret"]["sensitive"]) is True
+        assert env.calls["alb"]["oidc"] == "${var.alb_oidc}"
+        assert env.calls["alb"]["oidc_client_secret"] == "${var.alb_oidc_client_secret}"
+        header = (TERRAFORM / "environments" / environment / "terraform.tfvars").read_text().split("\n\n")[0]
+        assert "alb_oidc" in header and "alb_oidc_client_secret" in header and "plan time" in header
+
+
+@pytest.mark.security
+def test_listener_rule_ignores_only_the_forward_weights():
+    """ECS moves the forward weights at every blue/green deployment; everything else of the rule,
+    the authentication first, stays under Terraform. The provider lists the actions by order, so
+    action[1] is the forward action."""
+    rule = module("modules/alb").resources[("aws_lb_listener_rule", "webserver")]
+    assert rule["lifecycle"] == [{"ignore_changes": ["${action[1].forward}"]}]
+    assert [a["type"] for a in sorted(rule["action"], key=lambda a: a["order"])] == ["authenticate-oidc", "forward"]
+    # No ignore_changes anywhere covers a whole action list (or anything of an authentication).
+    for mod in all_modules().values():
+        for (rtype, rname), body in mod.resources.items():
+            for lifecycle in body.get("lifecycle", []):
+                for path in lifecycle.get("ignore_changes", []):
+                    assert path not in ("${action}", "action", "${default_action}"), (mod.name, rtype, rname)
+
+
+OPERATOR_CIDRS_GOOD = [
+    ["10.200.0.0/16"],
+    ["192.0.2.0/24", "198.51.100.17/32"],
+    ["172.16.0.0/16", "10.8.0.0/20"],
+]
+CIDR_MESSAGE, WIDTH_MESSAGE = "CIDR notation", "never 0.0.0.0/0, and every prefix must be /16 or longer"
+# Each value with exactly the validation messages Terraform would report for it.
+OPERATOR_CIDRS_BAD = [
+    ([], {"at least one operator network"}),
+    (["0.0.0.0/0"], {WIDTH_MESSAGE}),
+    (["10.0.0.0/8"], {WIDTH_MESSAGE}),
+    (["10.200.0.0/15"], {WIDTH_MESSAGE}),
+    (["10.200.0.0/16", "0.0.0.0/0"], {WIDTH_MESSAGE}),
+    (["10.200.0.1/16"], {CIDR_MESSAGE}),
+    (["300.1.0.0/16"], {CIDR_MESSAGE}),
+    (["2001:db8::/48"], {CIDR_MESSAGE}),
+    (["10.200.0.0"], {CIDR_MESSAGE, WIDTH_MESSAGE}),
+    (["vpn"], {CIDR_MESSAGE, WIDTH_MESSAGE}),
+]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("cidrs", OPERATOR_CIDRS_GOOD)
+def test_operator_cidrs_accepts_operator_networks(cidrs):
+    variable = module("modules/network").variables["operator_cidrs"]
+    assert validation_failures(variable, "operator_cidrs", cidrs) == []
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(("cidrs", "messages"), OPERATOR_CIDRS_BAD)
+def test_operator_cidrs_refuses_anything_wider(cidrs, messages):
+    variable = module("modules/network").variables["operator_cidrs"]
+    failures = validation_failures(variable, "operator_cidrs", cidrs)
+    assert {m for m in messages for f in failures if m in f} == messages, failures
+    assert len(failures) == len(messages), failures
+
+
+@pytest.mark.security
+def test_operator_cidrs_replace_alb_ingress_cidrs():
+    net = module("modules/network")
+    variable = net.variables["operator_cidrs"]
+    assert "default" not in variable and literal(variable["nullable"]) is False
+    assert "alb_ingress_cidrs" not in net.variables
+    for rule in ("alb_https", "alb_http_redirect"):
+        body = net.resources[("aws_vpc_security_group_ingress_rule", rule)]
+        assert body["for_each"] == "${toset(var.operator_cidrs)}"
+        assert body["cidr_ipv4"] == "${each.value}"
+        assert body["security_group_id"] == "${aws_security_group.alb.id}"
+    for environment in ENVIRONMENTS:
+        env = module(f"environments/{environment}")
+        assert "alb_ingress_cidrs" not in env.variables and "alb_ingress_cidrs" not in tfvars(environment)
+        assert "default" not in env.variables["operator_cidrs"]
+        assert env.calls["network"]["operator_cidrs"] == "${var.operator_cidrs}"
+        cidrs = tfvars(environment)["operator_cidrs"]
+        assert validation_failures(variable, "operator_cidrs", cidrs) == [], (environment, cidrs)
+        text = (TERRAFORM / "environments" / environment / "terraform.tfvars").read_text()
+        comment = text[: text.index("operator_cidrs =")].rsplit("\n\n", 1)[-1]
+        assert "Placeholder" in comment and "replace" in comment, comment
+
+
+@pytest.mark.security
+def test_task_subnets_have_no_route_to_the_internet():
+    """Tasks and RDS live in the private subnets, whose route tables have no default route; only
+    the ALB subnets route to the NAT gateway (for the identity provider), and only the public
+    subnets (the NAT gateways') to the internet gateway."""
+    net = module("modules/network")
+    routes = {n: b for (t, n), b in net.resources.items() if t == "aws_route"}
+    assert routes == {
+        "alb_nat": {
+            "count": "${local.az_count}",
+            "route_table_id": "${aws_route_table.alb[count.index].id}",
+            "destination_cidr_block": "0.0.0.0/0",
+            "nat_gateway_id": "${aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id}",
+        },
+        "public_internet": {
+            "route_table_id": "${aws_route_table.public.id}",
+            "destination_cidr_block": "0.0.0.0/0",
+            "gateway_id": "${aws_internet_gateway.this.id}",
+        },
+    }
+    tables = {n: b for (t, n), b in net.resources.items() if t == "aws_route_table"}
+    assert set(tables) == {"private", "alb", "public"}
+    assert all("route" not in body for body in tables.values()), "no inline routes"
+    associations = {n: b for (t, n), b in net.resources.items() if t == "aws_route_table_association"}
+    assert associations["private"]["subnet_id"] == "${aws_subnet.private[count.index].id}"
+    assert associations["private"]["route_table_id"] == "${aws_route_table.private[count.index].id}"
+    assert associations["alb"]["subnet_id"] == "${aws_subnet.alb[count.index].id}"
+    assert associations["alb"]["route_table_id"] == "${aws_route_table.alb[count.index].id}"
+    assert associations["public"]["subnet_id"] == "${aws_subnet.public[count.index].id}"
+    # Nothing else in the stack adds a route.
+    for mod in all_modules().values():
+        if mod.name != "modules/network":
+            assert not [n for (t, n) in mod.resources if t in ("aws_route", "aws_route_table")], mod.name
+    # S3's gateway endpoint is on the task route tables; NAT is always there, never for the tasks.
+    assert net.resources[("aws_vpc_endpoint", "s3")]["route_table_ids"] == "${aws_route_table.private[*].id}"
+    assert net.locals["nat_count"] == "${var.single_nat_gateway ? 1 : local.az_count}"
+    assert net.resources[("aws_nat_gateway", "this")]["subnet_id"] == "${aws_subnet.public[count.index].id}"
+    # Subnet layout: tasks /20s at the start of the VPC, ALB and NAT /24s near its end.
+    subnets = {n: b["cidr_block"] for (t, n), b in net.resources.items() if t == "aws_subnet"}
+    assert subnets == {
+        "private": "${cidrsubnet(var.cidr_block, 4, count.index)}",
+        "alb": "${cidrsubnet(var.cidr_block, 8, 224 + count.index)}",
+        "public": "${cidrsubnet(var.cidr_block, 8, 240 + count.index)}",
+    }
+    assert net.outputs["alb_subnet_ids"]["value"] == "${aws_subnet.alb[*].id}"
+    assert net.outputs["private_subnet_ids"]["value"] == "${aws_subnet.private[*].id}"
+    for environment in ENVIRONMENTS:
+        calls = module(f"environments/{environment}").calls
+        assert calls["alb"]["subnet_ids"] == "${module.network.alb_subnet_ids}"
+        assert calls["rds"]["subnet_ids"] == "${module.network.private_subnet_ids}"
+        assert calls["ecs"]["private_subnet_ids"] == "${module.network.private_subnet_ids}"
+        assert calls["scheduler"]["subnet_ids"] == "${module.network.private_subnet_ids}"
+        assert "enable_nat_gateway" not in calls["network"]
+        assert "enable_nat_gateway" not in module(f"environments/{environment}").variables
+        assert "enable_nat_gateway" not in tfvars(environment)
+
+
+@pytest.mark.security
+def test_task_security_groups_have_no_internet_egress():
+    net = module("modules/network")
+    rules = [(n, b) for (t, n), b in net.resources.items() if t == "aws_vpc_security_group_egress_rule"]
+    for name, body in rules:
+        if "aws_security_group.task" in body["security_group_id"]:
+            assert "cidr_ipv4" not in body and "cidr_ipv6" not in body, name
+            assert body.get("referenced_security_group_id") or body.get("prefix_list_id"), name
+    assert "task_to_internet" not in {n for n, _ in rules}
+
+
+@pytest.mark.security
+def test_key_policy_binds_every_service_to_this_environment():
+    """Each service principal of the environment key may use it only for this environment's
+    resources: CloudWatch Logs for its log groups (encryption context), CloudWatch alarms for its
+    alarms and topics, EventBridge for its topics (SNS's encryption context: the SNS guide says
+    aws:SourceArn/aws:SourceAccount are not supported for EventBridge-to-encrypted-topic delivery)
+    and for the arrivals rule's queues."""
+    kms = module("modules/kms")
+    found = {s["sid"]: s for s in statements(kms.data[("aws_iam_policy_document", "key")])}
+    assert set(found) == {
+        "AccountPrincipalsThroughIam",
+        "CloudWatchLogsForThisEnvironment",
+        "EnvironmentAlarmsToEncryptedTopics",
+        "EnvironmentRulesToEncryptedTopics",
+        "ArrivalsRuleToEncryptedQueues",
+    }
+    assert kms.locals["alarms_arn"] == (
+        "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
+    )
+    assert kms.locals["topics_arn"] == "arn:${local.partition}:sns:${local.region}:${local.account_id}:${var.name}-*"
+    logs = found["CloudWatchLogsForThisEnvironment"]
+    assert logs["principals"] == [{"type": "Service", "identifiers": ["logs.${local.region}.amazonaws.com"]}]
+    assert logs["condition"] == [
+        {
+            "test": "ArnLike",
+            "variable": "kms:EncryptionContext:aws:logs:arn",
+            "values": [
+                "${local.logs_arn}:/ecs/${var.name}",
+                "${local.logs_arn}:/ecs/${var.name}/*",
+                "${local.logs_arn}:/vpc/${var.name}/*",
+                "${local.logs_arn}:/aws/rds/instance/${var.name}-*",
+            ],
+        }
+    ]
+    topic_context = {
+        "test": "ArnLike",
+        "variable": "kms:EncryptionContext:aws:sns:topicArn",
+        "values": ["${local.topics_arn}"],
+    }
+    alarms = found["EnvironmentAlarmsToEncryptedTopics"]
+    assert alarms["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
+    assert alarms["actions"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert alarms["condition"] == [
+        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${local.account_id}"]},
+        {"test": "ArnLike", "variable": "aws:SourceArn", "values": ["${local.alarms_arn}"]},
+        topic_context,
+    ]
+    rules = found["EnvironmentRulesToEncryptedTopics"]
+    assert rules["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    assert rules["actions"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert rules["condition"] == [topic_context]
+    # No service statement is left with only an account condition.
+    for sid, statement in found.items():
+        if statement["principals"][0]["type"] == "Service":
+            variables = {c["variable"] for c in statement["condition"]}
+            assert variables - {"aws:SourceAccount"}, sid
+    # The names the patterns rely on.
+    assert module("modules/observability").resources[("aws_sns_topic", "alarms")]["name"] == "${var.name}-alarms"
+    for mod in all_modules().values():
+        for (rtype, rname), body in mod.resources.items():
+            if rtype == "aws_cloudwatch_metric_alarm":
+                assert body["alarm_name"].startswith("${var.name}-"), (mod.name, rname)

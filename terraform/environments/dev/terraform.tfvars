@@ -1,14 +1,17 @@
-# dev: small, cheap, easy to tear down. Account-specific values (aws_account_id,
-# github_repository, certificate_arn) and image_tag are supplied at plan time.
-environment          = "dev"
-aws_region           = "eu-west-1"
-availability_zones   = ["eu-west-1a", "eu-west-1b"]
-vpc_cidr             = "10.40.0.0/16"
-alb_ingress_cidrs    = ["10.0.0.0/8"]
-enable_nat_gateway   = false
-single_nat_gateway   = true
-github_deploy_branch = "main"
-cpu_architecture     = "X86_64"
+# dev: small, cheap, easy to tear down. Supplied at plan time, never in this file: the
+# account-specific values (aws_account_id, github_repository, certificate_arn), the OIDC login
+# of the UI (alb_oidc, alb_oidc_client_secret: TF_VAR_*, required in every environment) and
+# image_tag.
+environment        = "dev"
+aws_region         = "eu-west-1"
+availability_zones = ["eu-west-1a", "eu-west-1b"]
+vpc_cidr           = "10.40.0.0/16"
+single_nat_gateway = true
+cpu_architecture   = "X86_64"
+
+# Operator networks that reach the UI (internal ALB). Placeholders (the VPN client pool): replace
+# them with the real VPN / office ranges before the first apply; each /16 or longer.
+operator_cidrs = ["10.200.0.0/16"]
 
 kms_deletion_window_days  = 7
 log_retention_days        = 30

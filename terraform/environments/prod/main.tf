@@ -25,15 +25,13 @@ module "kms" {
 module "network" {
   source = "../../modules/network"
 
-  name                         = local.name
-  cidr_block                   = var.vpc_cidr
-  availability_zones           = var.availability_zones
-  enable_nat_gateway           = var.enable_nat_gateway
-  single_nat_gateway           = var.single_nat_gateway
-  alb_ingress_cidrs            = var.alb_ingress_cidrs
-  alb_identity_provider_egress = var.alb_oidc != null
-  flow_log_retention_days      = var.log_retention_days
-  kms_key_arn                  = module.kms.key_arn
+  name                    = local.name
+  cidr_block              = var.vpc_cidr
+  availability_zones      = var.availability_zones
+  single_nat_gateway      = var.single_nat_gateway
+  operator_cidrs          = var.operator_cidrs
+  flow_log_retention_days = var.log_retention_days
+  kms_key_arn             = module.kms.key_arn
 }
 
 module "log_bucket" {
@@ -82,6 +80,9 @@ module "rds" {
   log_retention_days       = var.log_retention_days
 }
 
+# run_task_families leaves out db-setup: an administrator starts it by hand and watches its exit
+# code; its container is not "run" either, so only a failed start would match the run-failure
+# rule and page on-call for someone's session.
 module "observability" {
   source = "../../modules/observability"
 
@@ -120,12 +121,13 @@ module "iam" {
   ecr_repository_arn      = module.ecr.repository_arn
   log_group_arn           = module.observability.log_group_arn
   db_master_secret_arn    = module.rds.master_user_secret_arn
+  db_resource_id          = module.rds.resource_id
+  db_app_username         = var.db_app_username
   kms_key_arn             = module.kms.key_arn
   alert_topic_arn         = module.observability.alarm_topic_arn
   arrivals_queue_arn      = module.arrivals.queue_arn
   github_repository       = var.github_repository
   github_environment      = var.environment
-  github_branch           = var.github_deploy_branch
   terraform_state_bucket  = local.state_bucket
   terraform_state_key     = local.state_key
 }
@@ -135,7 +137,7 @@ module "alb" {
 
   name                = local.name
   vpc_id              = module.network.vpc_id
-  subnet_ids          = module.network.private_subnet_ids
+  subnet_ids          = module.network.alb_subnet_ids
   security_group_id   = module.network.alb_security_group_id
   certificate_arn     = var.certificate_arn
   access_log_bucket   = module.log_bucket.bucket_id
@@ -162,6 +164,7 @@ module "ecs" {
   code_server_security_group_id = module.network.code_server_security_group_id
   run_security_group_id         = module.network.run_worker_security_group_id
   execution_role_arn            = module.iam.execution_role_arn
+  db_setup_execution_role_arn   = module.iam.db_setup_execution_role_arn
   webserver_task_role_arn       = module.iam.webserver_task_role_arn
   daemon_task_role_arn          = module.iam.daemon_task_role_arn
   code_server_task_role_arn     = module.iam.code_server_task_role_arn
@@ -179,7 +182,8 @@ module "ecs" {
   db_host                       = module.rds.address
   db_port                       = module.rds.port
   db_name                       = module.rds.database_name
-  db_username                   = module.rds.username
+  db_app_username               = var.db_app_username
+  db_admin_username             = module.rds.username
   db_master_secret_arn          = module.rds.master_user_secret_arn
   run_task_family               = local.run_task_family
   reprocess_task_family         = local.reprocess_task_family

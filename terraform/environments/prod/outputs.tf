@@ -38,6 +38,26 @@ output "reprocess_task_definition_arn" {
   value       = module.ecs.reprocess_task_definition_arn
 }
 
+output "db_setup_task_definition_arn" {
+  description = "db-setup task definition (ARN without revision): aws ecs run-task once, after the first apply, to create the app user."
+  value       = module.ecs.db_setup_task_definition_arn
+}
+
+output "db_setup_security_group_id" {
+  description = "Security group for the db-setup task's aws ecs run-task (with run_subnet_ids)."
+  value       = module.network.db_setup_security_group_id
+}
+
+output "db_app_username" {
+  description = "Database user of every Dagster process (IAM database authentication)."
+  value       = var.db_app_username
+}
+
+output "alb_nat_public_ips" {
+  description = "Public addresses the ALB calls the OIDC identity provider from."
+  value       = module.network.nat_public_ips
+}
+
 output "run_subnet_ids" {
   description = "Private subnets of run tasks (DAGSTER_RUN_SUBNETS)."
   value       = module.network.private_subnet_ids
@@ -74,7 +94,7 @@ output "db_address" {
 }
 
 output "db_master_secret_arn" {
-  description = "Secrets Manager secret of the database master password (managed by RDS)."
+  description = "Secrets Manager secret of the database master password (managed and rotated by RDS; only the db-setup task reads it)."
   value       = module.rds.master_user_secret_arn
 }
 

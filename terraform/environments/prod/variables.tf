@@ -31,11 +31,6 @@ variable "github_repository" {
   description = "GitHub repository owner/name allowed to deploy (supplied at plan time)."
 }
 
-variable "github_deploy_branch" {
-  type        = string
-  description = "Protected branch whose workflows may also assume the deploy role; null restricts it to the GitHub environment named like var.environment."
-}
-
 variable "image_tag" {
   type        = string
   description = "Image tag to run (commit SHA), passed by the deploy workflow with -var image_tag=<sha>."
@@ -73,20 +68,20 @@ variable "alb_oidc" {
     scope                  = optional(string, "openid email")
     session_timeout        = optional(number, 28800)
   })
-  description = "OIDC provider authenticating UI users at the load balancer; null disables it."
-  default     = null
+  description = "OIDC provider authenticating every UI request at the load balancer (supplied at plan time, TF_VAR_alb_oidc; required in every environment)."
+  nullable    = false
 }
 
 variable "alb_oidc_client_secret" {
   type        = string
-  description = "Client secret of the OIDC application (TF_VAR_alb_oidc_client_secret; required with alb_oidc)."
-  default     = null
+  description = "Client secret of the OIDC application (supplied at plan time, TF_VAR_alb_oidc_client_secret; required)."
+  nullable    = false
   sensitive   = true
 }
 
-variable "alb_ingress_cidrs" {
+variable "operator_cidrs" {
   type        = list(string)
-  description = "Client networks allowed to reach the internal ALB."
+  description = "Operator networks (VPN client pools, office ranges) allowed to reach the internal ALB; checked by modules/network (non-empty, /16 or longer, never 0.0.0.0/0)."
 }
 
 variable "vpc_cidr" {
@@ -99,14 +94,9 @@ variable "availability_zones" {
   description = "Availability zones of the private subnets (2 to 4)."
 }
 
-variable "enable_nat_gateway" {
-  type        = bool
-  description = "Add NAT gateway egress to the internet (the VPC endpoints make it unnecessary)."
-}
-
 variable "single_nat_gateway" {
   type        = bool
-  description = "With enable_nat_gateway: one NAT gateway for all zones instead of one per zone."
+  description = "One NAT gateway (the ALB's route to the identity provider) for all zones instead of one per zone; tasks never route through it."
 }
 
 variable "kms_deletion_window_days" {
@@ -147,6 +137,12 @@ variable "db_max_allocated_storage_gb" {
 variable "db_multi_az" {
   type        = bool
   description = "Synchronous standby database in a second zone."
+}
+
+variable "db_app_username" {
+  type        = string
+  description = "Database user Dagster logs in as with IAM authentication (created by the db-setup task)."
+  default     = "dagster_app"
 }
 
 variable "db_backup_retention_days" {

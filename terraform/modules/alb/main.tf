@@ -1,11 +1,7 @@
 # Internal ALB in front of the Dagster webserver. HTTPS only (HTTP answers with a redirect),
-# optional OIDC authentication on the rule that forwards to the webserver, invalid headers
+# OIDC authentication (always) on the rule that forwards to the webserver, invalid headers
 # dropped, access logs to the environment's log bucket. Two target groups (blue and green) and a
 # production listener rule whose weights ECS shifts during the webserver's blue/green deployments.
-
-locals {
-  oidc_enabled = var.oidc != null
-}
 
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_150:Deletion protection is per environment (var.deletion_protection): true in prod, false in dev so it can be torn down.
@@ -87,34 +83,32 @@ resource "aws_lb_listener" "https" {
   }
 }
 
+# Every request to the UI is authenticated first: the rule has no path to the webserver that
+# skips the identity provider (the listener's default action answers 404).
 resource "aws_lb_listener_rule" "webserver" {
   listener_arn = aws_lb_listener.https.arn
   priority     = 100
 
-  dynamic "action" {
-    for_each = local.oidc_enabled ? [var.oidc] : []
+  action {
+    type  = "authenticate-oidc"
+    order = 1
 
-    content {
-      type  = "authenticate-oidc"
-      order = 1
-
-      authenticate_oidc {
-        issuer                     = action.value.issuer
-        authorization_endpoint     = action.value.authorization_endpoint
-        token_endpoint             = action.value.token_endpoint
-        user_info_endpoint         = action.value.user_info_endpoint
-        client_id                  = action.value.client_id
-        client_secret              = var.oidc_client_secret
-        scope                      = action.value.scope
-        session_timeout            = action.value.session_timeout
-        on_unauthenticated_request = "authenticate"
-      }
+    authenticate_oidc {
+      issuer                     = var.oidc.issuer
+      authorization_endpoint     = var.oidc.authorization_endpoint
+      token_endpoint             = var.oidc.token_endpoint
+      user_info_endpoint         = var.oidc.user_info_endpoint
+      client_id                  = var.oidc.client_id
+      client_secret              = var.oidc_client_secret
+      scope                      = var.oidc.scope
+      session_timeout            = var.oidc.session_timeout
+      on_unauthenticated_request = "authenticate"
     }
   }
 
   action {
     type  = "forward"
-    order = local.oidc_enabled ? 2 : 1
+    order = 2
 
     forward {
       target_group {
@@ -135,11 +129,12 @@ resource "aws_lb_listener_rule" "webserver" {
     }
   }
 
-  # ECS owns the forward weights once the service exists: every blue/green deployment moves the
-  # traffic from one target group to the other. Changing the OIDC settings later therefore needs
-  # `terraform apply -replace=<this rule>` (see terraform/README.md).
+  # ECS owns the forward weights once the service exists (every blue/green deployment moves the
+  # traffic from one target group to the other), so only those are ignored: action[1] is the
+  # forward action (the provider lists actions by order, authentication first). A change to the
+  # OIDC settings is planned and applied like any other.
   lifecycle {
-    ignore_changes = [action]
+    ignore_changes = [action[1].forward]
   }
 }
 

@@ -15,7 +15,7 @@ variable "vpc_id" {
 
 variable "subnet_ids" {
   type        = list(string)
-  description = "Private subnets (two or more zones) of the internal load balancer."
+  description = "ALB subnets (two or more zones) of the internal load balancer: private, with a NAT route for the identity provider calls."
 }
 
 variable "security_group_id" {
@@ -89,15 +89,25 @@ variable "oidc" {
     scope                  = optional(string, "openid email")
     session_timeout        = optional(number, 28800)
   })
-  description = "OIDC identity provider authenticating UI users on the listener rule; null leaves authentication to network reachability (internal ALB, alb_ingress_cidrs)."
-  default     = null
+  description = "OIDC identity provider authenticating every UI request on the listener rule (required: network reachability alone is not authentication)."
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for endpoint in [var.oidc.issuer, var.oidc.authorization_endpoint, var.oidc.token_endpoint, var.oidc.user_info_endpoint] : startswith(endpoint, "https://")])
+    error_message = "oidc: the issuer and the authorization, token and user info endpoints must be https:// URLs."
+  }
 }
 
 variable "oidc_client_secret" {
   type        = string
-  description = "Client secret of the OIDC application (required when oidc is set)."
-  default     = null
+  description = "Client secret of the OIDC application (required; give it at plan time, never in a file)."
+  nullable    = false
   sensitive   = true
+
+  validation {
+    condition     = length(var.oidc_client_secret) > 0
+    error_message = "oidc_client_secret must not be empty."
+  }
 }
 
 variable "dns_zone_id" {

@@ -1,8 +1,10 @@
 # The Dagster deployment on ECS Fargate: one cluster, three long-running services (webserver
 # behind the ALB with blue/green deployments, daemon, gRPC code server found through Cloud Map),
 # the run-worker task definition the EcsRunLauncher starts once per run, and the RUN_DATE entry
-# (pipeline-project run) for scheduled or manual reprocessing. Every task runs in private subnets
-# without a public IP, from the same image.
+# (pipeline-project run) for scheduled or manual reprocessing, and the one-off db-setup task an
+# administrator starts to create the database's app user. Every task runs in private subnets
+# without a public IP, from the same image. No service or run task gets a secret: Dagster logs in
+# to PostgreSQL with IAM authentication tokens minted from its task role.
 
 data "aws_region" "current" {}
 
@@ -18,8 +20,9 @@ locals {
   first_size_tier    = var.run_size_tiers[0]
   size_tiers_setting = join(",", [for tier in var.run_size_tiers : format("%d:%d/%d", tier.min_bytes, tier.cpu, tier.memory)])
 
-  # Plain environment of every container. The names are shared with deploy/dagster.yaml, the
-  # Dockerfile and the pipeline; the database password is not among them (see secrets).
+  # Plain environment of every container but db-setup's. The names are shared with
+  # deploy/dagster.yaml, the Dockerfile and the pipeline. DAGSTER_PG_USERNAME is the app user
+  # (IAM database authentication); there is no database password anywhere.
   # PIPELINE_STEP_EXECUTOR=ecs: a sharded day's steps run as Fargate tasks of the run-worker task
   # definition, started by the run worker (the pipeline's default is local processes).
   environment = {
@@ -34,7 +37,7 @@ locals {
     DAGSTER_PG_HOST             = var.db_host
     DAGSTER_PG_PORT             = tostring(var.db_port)
     DAGSTER_PG_DB               = var.db_name
-    DAGSTER_PG_USERNAME         = var.db_username
+    DAGSTER_PG_USERNAME         = var.db_app_username
     DAGSTER_COMPUTE_LOG_BUCKET  = var.data_bucket_name
     DAGSTER_RUN_TASK_DEFINITION = var.run_task_family
     DAGSTER_ECS_CLUSTER         = aws_ecs_cluster.this.name
@@ -43,18 +46,34 @@ locals {
     AWS_REGION                  = local.region
   }
 
-  # Injected by ECS at task start from Secrets Manager (RDS-managed master secret, JSON key
-  # "password"); never part of the task definition's plain environment.
-  secrets = {
-    DAGSTER_PG_PASSWORD = "${var.db_master_secret_arn}:password::"
+  # The db-setup task connects as the master user to create the app user (and grant it rds_iam):
+  # it gets the database coordinates, both user names and nothing of the pipeline's settings.
+  db_setup_environment = {
+    DAGSTER_PG_HOST           = var.db_host
+    DAGSTER_PG_PORT           = tostring(var.db_port)
+    DAGSTER_PG_DB             = var.db_name
+    DAGSTER_PG_USERNAME       = var.db_app_username
+    DAGSTER_PG_ADMIN_USERNAME = var.db_admin_username
+    AWS_REGION                = local.region
+    PIPELINE_LOG_FORMAT       = "json"
+  }
+
+  # Its only secret, injected by ECS at task start from the RDS-managed master secret (JSON key
+  # "password") through its own execution role; never in the plain environment.
+  db_setup_secrets = {
+    DAGSTER_PG_ADMIN_PASSWORD = "${var.db_master_secret_arn}:password::"
   }
 
   # One entry per task definition. container is the container name (the EcsRunLauncher's
   # container_name is "run"; the RUN_DATE entry uses the same name so its failures raise the same
   # alarm). A null command keeps the image's default (run workers get theirs from the launcher).
+  # A null task role: the task makes no AWS call.
   tasks = {
     webserver = {
       family            = "${var.name}-webserver"
+      execution_role    = var.execution_role_arn
+      environment       = local.environment
+      secrets           = {}
       container         = "webserver"
       task_role_arn     = var.webserver_task_role_arn
       cpu               = var.webserver_cpu
@@ -67,6 +86,9 @@ locals {
     }
     daemon = {
       family            = "${var.name}-daemon"
+      execution_role    = var.execution_role_arn
+      environment       = local.environment
+      secrets           = {}
       container         = "daemon"
       task_role_arn     = var.daemon_task_role_arn
       cpu               = var.daemon_cpu
@@ -79,6 +101,9 @@ locals {
     }
     "code-server" = {
       family            = "${var.name}-code-server"
+      execution_role    = var.execution_role_arn
+      environment       = local.environment
+      secrets           = {}
       container         = "code-server"
       task_role_arn     = var.code_server_task_role_arn
       cpu               = var.code_server_cpu
@@ -91,6 +116,9 @@ locals {
     }
     run = {
       family            = var.run_task_family
+      execution_role    = var.execution_role_arn
+      environment       = local.environment
+      secrets           = {}
       container         = "run"
       task_role_arn     = var.run_task_role_arn
       cpu               = local.first_size_tier.cpu
@@ -103,6 +131,9 @@ locals {
     }
     reprocess = {
       family            = var.reprocess_task_family
+      execution_role    = var.execution_role_arn
+      environment       = local.environment
+      secrets           = {}
       container         = "run"
       task_role_arn     = var.reprocess_task_role_arn
       cpu               = local.first_size_tier.cpu
@@ -111,6 +142,21 @@ locals {
       port              = null
       stop_timeout      = 120
       command           = ["pipeline-project", "run"]
+      health_check      = null
+    }
+    "db-setup" = {
+      family            = "${var.name}-db-setup"
+      execution_role    = var.db_setup_execution_role_arn
+      environment       = local.db_setup_environment
+      secrets           = local.db_setup_secrets
+      container         = "db-setup"
+      task_role_arn     = null
+      cpu               = 256
+      memory            = 512
+      ephemeral_storage = null
+      port              = null
+      stop_timeout      = 30
+      command           = ["pipeline-project", "db-setup"]
       health_check      = null
     }
   }
@@ -132,8 +178,8 @@ locals {
           name                   = task.container
           image                  = local.image
           essential              = true
-          environment            = [for name in sort(keys(local.environment)) : { name = name, value = local.environment[name] }]
-          secrets                = [for name in sort(keys(local.secrets)) : { name = name, valueFrom = local.secrets[name] }]
+          environment            = [for name in sort(keys(task.environment)) : { name = name, value = task.environment[name] }]
+          secrets                = [for name in sort(keys(task.secrets)) : { name = name, valueFrom = task.secrets[name] }]
           portMappings           = task.port == null ? [] : [{ containerPort = task.port, protocol = "tcp" }]
           readonlyRootFilesystem = var.readonly_root_filesystem
           mountPoints            = [for volume, path in local.scratch_volumes : { sourceVolume = volume, containerPath = path, readOnly = false }]
@@ -252,7 +298,7 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = tostring(each.value.cpu)
   memory                   = tostring(each.value.memory)
-  execution_role_arn       = var.execution_role_arn
+  execution_role_arn       = each.value.execution_role
   task_role_arn            = each.value.task_role_arn
   container_definitions    = jsonencode(local.container_definitions[each.key])
 

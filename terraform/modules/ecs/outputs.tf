@@ -32,13 +32,18 @@ output "reprocess_task_definition_arn" {
   value       = aws_ecs_task_definition.this["reprocess"].arn_without_revision
 }
 
+output "db_setup_task_definition_arn" {
+  description = "ARN of the db-setup task definition without revision, for aws ecs run-task by an administrator."
+  value       = aws_ecs_task_definition.this["db-setup"].arn_without_revision
+}
+
 output "code_server_address" {
   description = "gRPC address of the code server."
   value       = "code-server.${aws_service_discovery_private_dns_namespace.this.name}:${var.code_server_port}"
 }
 
 output "environment" {
-  description = "Plain environment of every container."
+  description = "Plain environment of every container but db-setup's."
   value       = local.environment
 }
 

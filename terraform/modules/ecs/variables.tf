@@ -66,7 +66,12 @@ variable "run_security_group_id" {
 
 variable "execution_role_arn" {
   type        = string
-  description = "ECS task execution role of every task definition."
+  description = "ECS task execution role of every task definition but db-setup's (image pull, logs; no secret)."
+}
+
+variable "db_setup_execution_role_arn" {
+  type        = string
+  description = "ECS task execution role of the db-setup task (image pull, logs, the database master secret)."
 }
 
 variable "webserver_task_role_arn" {
@@ -155,14 +160,24 @@ variable "db_name" {
   description = "PostgreSQL database (DAGSTER_PG_DB)."
 }
 
-variable "db_username" {
+variable "db_app_username" {
   type        = string
-  description = "PostgreSQL user (DAGSTER_PG_USERNAME)."
+  description = "PostgreSQL user every Dagster process logs in as with IAM authentication (DAGSTER_PG_USERNAME); db-setup creates it."
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.db_app_username))
+    error_message = "db_app_username must be a lowercase PostgreSQL identifier (letters, digits, underscores; at most 63 characters)."
+  }
+}
+
+variable "db_admin_username" {
+  type        = string
+  description = "RDS master user name, given only to the db-setup task (DAGSTER_PG_ADMIN_USERNAME)."
 }
 
 variable "db_master_secret_arn" {
   type        = string
-  description = "RDS-managed master user secret; its password key is injected as DAGSTER_PG_PASSWORD."
+  description = "RDS-managed master user secret; only the db-setup task gets its password key (DAGSTER_PG_ADMIN_PASSWORD)."
 }
 
 variable "run_task_family" {

@@ -1,7 +1,8 @@
-# IAM of one environment: the ECS execution role, one task role per workload, the ECS
-# infrastructure role for the webserver's blue/green deployments, and the GitHub Actions deploy
-# role. Every statement names its actions (no wildcards) and, wherever the action supports it,
-# its resources.
+# IAM of one environment: the ECS execution roles (one for every service and run task, one for
+# the db-setup task, the only reader of the database master secret), one task role per workload,
+# the ECS infrastructure role for the webserver's blue/green deployments, and the GitHub Actions
+# deploy role. Every statement names its actions (no wildcards) and, wherever the action supports
+# it, its resources. Each role gets exactly the AWS calls its code makes.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -25,9 +26,14 @@ locals {
   bucket_kms           = var.data_bucket_kms_key_arn == null ? [] : [var.data_bucket_kms_key_arn]
   s3_via_service       = "s3.${local.region}.amazonaws.com"
 
-  # Roles the deploy role may hand to new task definition revisions.
+  # IAM database authentication: every Dagster process logs in as the app user with a token
+  # signed by its task role (no password anywhere).
+  db_app_user_arn = "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${var.db_resource_id}/${var.db_app_username}"
+
+  # Roles the deploy role may hand to new task definition revisions (db-setup has no task role).
   task_roles = [
     aws_iam_role.execution.arn,
+    aws_iam_role.db_setup_execution.arn,
     aws_iam_role.webserver.arn,
     aws_iam_role.daemon.arn,
     aws_iam_role.code_server.arn,
@@ -35,10 +41,10 @@ locals {
     aws_iam_role.reprocess.arn,
   ]
 
-  github_subjects = concat(
-    ["repo:${var.github_repository}:environment:${var.github_environment}"],
-    var.github_branch == null ? [] : ["repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"],
-  )
+  # Only jobs of the protected GitHub environment (its deployment-branch rule admits main only,
+  # configured in GitHub): a workflow on any branch, even main, without the environment gets no
+  # token this role trusts.
+  github_subjects = ["repo:${var.github_repository}:environment:${var.github_environment}"]
 }
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -66,12 +72,13 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Execution role: what the ECS agent needs to start any task of the environment.
+# Execution role: what the ECS agent needs to start the services, run workers and RUN_DATE tasks.
+# None of them gets a secret any more (IAM database authentication).
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-ecs-execution"
-  description        = "ECS agent: pull the image, write logs, inject the database password"
+  description        = "ECS agent: pull the image, write logs"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -100,16 +107,35 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = [var.log_group_arn, local.log_streams_arn]
   }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "ecs-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# The one-off db-setup task (started by an administrator with aws ecs run-task): the same image
+# pull and logs, plus the master password ECS injects as DAGSTER_PG_ADMIN_PASSWORD. It has no
+# task role: creating the app user is plain SQL, no AWS call.
+resource "aws_iam_role" "db_setup_execution" {
+  name               = "${var.name}-db-setup-execution"
+  description        = "ECS agent for the db-setup task: pull the image, write logs, inject the database master password"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "db_setup_execution" {
+  source_policy_documents = [data.aws_iam_policy_document.execution.json]
 
   statement {
-    sid       = "ReadDatabasePassword"
+    sid       = "ReadDatabaseMasterPassword"
     effect    = "Allow"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.db_master_secret_arn]
   }
 
   statement {
-    sid       = "DecryptDatabasePassword"
+    sid       = "DecryptDatabaseMasterPassword"
     effect    = "Allow"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
@@ -122,10 +148,10 @@ data "aws_iam_policy_document" "execution" {
   }
 }
 
-resource "aws_iam_role_policy" "execution" {
-  name   = "ecs-execution"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution.json
+resource "aws_iam_role_policy" "db_setup_execution" {
+  name   = "db-setup-execution"
+  role   = aws_iam_role.db_setup_execution.id
+  policy = data.aws_iam_policy_document.db_setup_execution.json
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -202,6 +228,14 @@ data "aws_iam_policy_document" "run" {
     resources = ["${local.bucket_arn}/work/*"]
   }
 
+  # The run's Dagster instance (event log, run storage); the RUN_DATE entry gets it from here too.
+  statement {
+    sid       = "ConnectToTheDatabaseAsTheAppUser"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.db_app_user_arn]
+  }
+
   dynamic "statement" {
     for_each = local.bucket_kms
 
@@ -244,17 +278,41 @@ data "aws_iam_policy_document" "step_launcher" {
     }
   }
 
-  # Its own task once at start (task definition, cluster), then each step task's health.
+  # Its own task once at start (task definition, cluster), then each step task's health. Reading
+  # keeps the cluster condition only.
   statement {
-    sid       = "WatchAndStopStepTasks"
+    sid       = "WatchStepTasks"
     effect    = "Allow"
-    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    actions   = ["ecs:DescribeTasks"]
     resources = [local.cluster_tasks_arn]
 
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
       values   = [local.cluster_arn]
+    }
+  }
+
+  # Step tasks of a terminated run. StopTask only on tasks tagged dagster/run_id (the launcher tags
+  # every run and step task with it): never a service's task or the db-setup task. StopTask acts
+  # on the task resource type, whose condition keys include aws:ResourceTag/${TagKey} (Service
+  # Authorization Reference, Amazon ECS).
+  statement {
+    sid       = "StopStepTasks"
+    effect    = "Allow"
+    actions   = ["ecs:StopTask"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/dagster/run_id"
+      values   = ["false"]
     }
   }
 
@@ -329,7 +387,9 @@ resource "aws_iam_role_policy" "reprocess" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Webserver and daemon: launch, watch and stop run tasks through the EcsRunLauncher.
+# Daemon: launches, watches and stops run tasks through the EcsRunLauncher (run queue, run
+# monitoring). Exactly the launcher's calls: no task definition registration (the run worker's
+# comes from Terraform), no network interface lookups (use_current_ecs_task_config is false).
 # ---------------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "run_launcher" {
@@ -346,10 +406,24 @@ data "aws_iam_policy_document" "run_launcher" {
     }
   }
 
+  # RunTask passes the run's tags (dagster/run_id, ...): tagging only at launch, only tasks.
   statement {
-    sid       = "WatchAndStopTasksOfTheCluster"
+    sid       = "TagRunTasksAtLaunch"
     effect    = "Allow"
-    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    actions   = ["ecs:TagResource"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+
+  statement {
+    sid       = "WatchTasksOfTheCluster"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTasks"]
     resources = [local.cluster_tasks_arn]
 
     condition {
@@ -359,23 +433,31 @@ data "aws_iam_policy_document" "run_launcher" {
     }
   }
 
+  # Only run tasks (tagged dagster/run_id by the launcher), never a service's or db-setup's task.
   statement {
-    sid       = "TagRunTasksAtLaunch"
+    sid       = "StopRunTasks"
     effect    = "Allow"
-    actions   = ["ecs:TagResource"]
-    resources = [local.cluster_tasks_arn, local.run_task_definitions]
+    actions   = ["ecs:StopTask"]
+    resources = [local.cluster_tasks_arn]
 
     condition {
-      test     = "StringEquals"
-      variable = "ecs:CreateAction"
-      values   = ["RunTask", "RegisterTaskDefinition"]
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/dagster/run_id"
+      values   = ["false"]
     }
   }
 
+  # The launcher's constructor resolves DAGSTER_RUN_TASK_DEFINITION; no resource-level permissions.
   statement {
-    sid       = "TaskDefinitionsAndNetworkLookups"
+    sid       = "ResolveTheRunTaskDefinition"
     effect    = "Allow"
-    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ec2:DescribeNetworkInterfaces"]
+    actions   = ["ecs:DescribeTaskDefinition"]
     resources = ["*"]
   }
 
@@ -398,11 +480,18 @@ data "aws_iam_policy_document" "run_launcher" {
       values   = ["ecs-tasks.amazonaws.com"]
     }
   }
+
+  statement {
+    sid       = "ConnectToTheDatabaseAsTheAppUser"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.db_app_user_arn]
+  }
 }
 
 resource "aws_iam_role" "daemon" {
   name               = "${var.name}-daemon-task"
-  description        = "Dagster daemon: launch and monitor run tasks"
+  description        = "Dagster daemon: launch, monitor and stop run tasks"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -412,14 +501,58 @@ resource "aws_iam_role_policy" "daemon" {
   policy = data.aws_iam_policy_document.run_launcher.json
 }
 
+# ---------------------------------------------------------------------------------------------
+# Webserver: terminates runs (describe and stop their tasks) and shows compute logs. It never
+# launches anything (runs are queued and the daemon launches them), so no RunTask, no PassRole.
+# ---------------------------------------------------------------------------------------------
+
 resource "aws_iam_role" "webserver" {
   name               = "${var.name}-webserver-task"
-  description        = "Dagster webserver: launch and terminate run tasks, show step logs"
+  description        = "Dagster webserver: terminate run tasks, show compute logs"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
 data "aws_iam_policy_document" "webserver" {
-  source_policy_documents = [data.aws_iam_policy_document.run_launcher.json]
+  statement {
+    sid       = "WatchTasksOfTheCluster"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTasks"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "StopRunTasks"
+    effect    = "Allow"
+    actions   = ["ecs:StopTask"]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/dagster/run_id"
+      values   = ["false"]
+    }
+  }
+
+  # The instance's EcsRunLauncher is built in the webserver too: its constructor resolves the
+  # task definition family.
+  statement {
+    sid       = "ResolveTheRunTaskDefinition"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
 
   statement {
     sid       = "ListComputeLogs"
@@ -439,6 +572,13 @@ data "aws_iam_policy_document" "webserver" {
     effect    = "Allow"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/compute-logs/*"]
+  }
+
+  statement {
+    sid       = "ConnectToTheDatabaseAsTheAppUser"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.db_app_user_arn]
   }
 
   dynamic "statement" {
@@ -552,6 +692,13 @@ data "aws_iam_policy_document" "code_server" {
     }
   }
 
+  statement {
+    sid       = "ConnectToTheDatabaseAsTheAppUser"
+    effect    = "Allow"
+    actions   = ["rds-db:connect"]
+    resources = [local.db_app_user_arn]
+  }
+
   dynamic "statement" {
     for_each = local.bucket_kms
 
@@ -611,8 +758,7 @@ resource "aws_iam_role_policy_attachment" "ecs_infrastructure" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# GitHub Actions deploy role (OIDC). Trusted only for this repository's protected environment
-# (and, where set, its protected branch). It pushes images and rolls them out: terraform apply of
+# GitHub Actions deploy role (OIDC). Trusted only for this repository's protected environment. It pushes images and rolls them out: terraform apply of
 # a new image tag (read the stack, register task definitions, update services). Changes to the
 # rest of the infrastructure are applied by an administrator, not by CI.
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 output "execution_role_arn" {
-  description = "ECS task execution role (image pull, logs, database secret)."
+  description = "ECS task execution role of the services, run workers and RUN_DATE tasks (image pull, logs; no secret)."
   value       = aws_iam_role.execution.arn
+}
+
+output "db_setup_execution_role_arn" {
+  description = "ECS task execution role of the db-setup task (image pull, logs, the database master secret)."
+  value       = aws_iam_role.db_setup_execution.arn
 }
 
 output "webserver_task_role_arn" {

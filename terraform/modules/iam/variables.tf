@@ -41,7 +41,17 @@ variable "log_group_arn" {
 
 variable "db_master_secret_arn" {
   type        = string
-  description = "ARN of the RDS-managed master user secret injected as DAGSTER_PG_PASSWORD."
+  description = "ARN of the RDS-managed master user secret; only the db-setup execution role may read it (DAGSTER_PG_ADMIN_PASSWORD)."
+}
+
+variable "db_resource_id" {
+  type        = string
+  description = "Resource ID of the DB instance (db-...), part of the rds-db:connect ARN of the app user."
+}
+
+variable "db_app_username" {
+  type        = string
+  description = "Database user every Dagster process logs in as with IAM authentication (rds-db:connect on exactly this user)."
 }
 
 variable "kms_key_arn" {
@@ -71,13 +81,7 @@ variable "github_repository" {
 
 variable "github_environment" {
   type        = string
-  description = "Protected GitHub environment whose jobs may assume the deploy role (token subject repo:<repo>:environment:<this>)."
-}
-
-variable "github_branch" {
-  type        = string
-  description = "Protected branch whose jobs may also assume the deploy role (repo:<repo>:ref:refs/heads/<this>); null allows the environment only."
-  default     = null
+  description = "Protected GitHub environment whose jobs alone may assume the deploy role (token subject repo:<repo>:environment:<this>; its deployment-branch rule is set in GitHub)."
 }
 
 variable "terraform_state_bucket" {

@@ -12,6 +12,10 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.region
   logs_arn   = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group"
+  # Every alarm and topic of the environment is named <name>-... (modules/observability,
+  # modules/arrivals, modules/scheduler).
+  alarms_arn = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
+  topics_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${var.name}-*"
   # modules/arrivals names its rule <name>-arrivals on the default bus (built here from the name:
   # the queues need this key first, so the rule's own ARN cannot come in).
   arrivals_rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-arrivals"
@@ -99,21 +103,58 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # CloudWatch alarms of this environment publishing to its encrypted topics: bound to the
+  # environment's alarms (aws:SourceArn) and, through SNS's encryption context, its topics.
   statement {
-    sid       = "AlarmAndEventDeliveryToEncryptedTopic"
+    sid       = "EnvironmentAlarmsToEncryptedTopics"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
 
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.alarms_arn]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.topics_arn]
+    }
+  }
+
+  # EventBridge rules (the run-failure rule) publishing to the environment's encrypted topics.
+  # The SNS developer guide says aws:SourceAccount and aws:SourceArn are not supported in a key
+  # policy for EventBridge-to-encrypted-topic delivery (the request carries neither, and every
+  # notification would fail), so the statement is bound to the environment's topics through
+  # SNS's encryption context instead.
+  statement {
+    sid       = "EnvironmentRulesToEncryptedTopics"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.topics_arn]
     }
   }
 

@@ -1,6 +1,9 @@
-# Private network for every task: no public IPs, AWS APIs reached through VPC endpoints, a NAT
-# gateway only when var.enable_nat_gateway asks for one, and security groups that open exactly
-# the flows the services need.
+# Private network for every task: no public IPs, AWS APIs reached through VPC endpoints, and
+# security groups that open exactly the flows the services need. Three subnet tiers per zone:
+#   private (tasks, RDS, interface endpoints): no route to the internet at all;
+#   alb (the internal load balancer): default route to the NAT gateway, because the ALB itself
+#     calls the OIDC identity provider's token and user info endpoints;
+#   public: only the NAT gateway(s) and their internet gateway.
 
 # The zones are pinned by name: the set never grows by itself when AWS adds a zone, and the plan
 # fails if one of them is not available to the account.
@@ -30,15 +33,19 @@ locals {
   region     = data.aws_region.current.region
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  nat_count  = var.enable_nat_gateway ? (var.single_nat_gateway ? 1 : local.az_count) : 0
+  nat_count  = var.single_nat_gateway ? 1 : local.az_count
 
   # One security group per ECS workload; the run worker group is also used by the scheduled
-  # reprocess task.
+  # reprocess task. db_setup has its own group although it needs the same flows as a run worker
+  # (PostgreSQL, plus the endpoints and S3 for its image, secret and logs): an administrator's
+  # one-off task stays apart from what DAGSTER_RUN_SECURITY_GROUP hands to every run, and
+  # RDS's ingress rule and the flow logs name it.
   task_security_groups = {
     webserver   = "Dagster webserver tasks: 3000 from the ALB only"
     daemon      = "Dagster daemon task: no inbound traffic"
     code_server = "Dagster code server tasks: gRPC 4000 from webserver and daemon"
     run_worker  = "Dagster run worker and reprocess tasks: no inbound traffic"
+    db_setup    = "One-off db-setup task: PostgreSQL only, no inbound traffic"
   }
 }
 
@@ -75,6 +82,8 @@ resource "aws_subnet" "private" {
   }
 }
 
+# Task subnets route only inside the VPC and to S3 (gateway endpoint): no 0.0.0.0/0 route, so a
+# task cannot reach the internet whatever its security group says.
 resource "aws_route_table" "private" {
   count = local.az_count
 
@@ -93,11 +102,56 @@ resource "aws_route_table_association" "private" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Optional egress to the internet (off by default): public subnets hold only the NAT gateways.
+# Load balancer subnets: the internal ALB only. Their default route goes to the NAT gateway so
+# that the ALB can call the identity provider; nothing else runs here.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_subnet" "alb" {
+  count = local.az_count
+
+  vpc_id                  = aws_vpc.this.id
+  availability_zone       = local.azs[count.index]
+  cidr_block              = cidrsubnet(var.cidr_block, 8, 224 + count.index)
+  map_public_ip_on_launch = false
+
+  tags = {
+    Name = "${var.name}-alb-${local.azs[count.index]}"
+    Tier = "alb"
+  }
+}
+
+resource "aws_route_table" "alb" {
+  count = local.az_count
+
+  vpc_id = aws_vpc.this.id
+
+  tags = {
+    Name = "${var.name}-alb-${local.azs[count.index]}"
+  }
+}
+
+resource "aws_route_table_association" "alb" {
+  count = local.az_count
+
+  subnet_id      = aws_subnet.alb[count.index].id
+  route_table_id = aws_route_table.alb[count.index].id
+}
+
+resource "aws_route" "alb_nat" {
+  count = local.az_count
+
+  route_table_id         = aws_route_table.alb[count.index].id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id
+}
+
+# ---------------------------------------------------------------------------------------------
+# Public subnets: only the NAT gateway(s) for the ALB's identity provider calls. One NAT gateway
+# costs about 33 USD a month plus data processing (one per zone in prod).
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_subnet" "public" {
-  count = var.enable_nat_gateway ? local.az_count : 0
+  count = local.az_count
 
   vpc_id                  = aws_vpc.this.id
   availability_zone       = local.azs[count.index]
@@ -111,8 +165,6 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_internet_gateway" "this" {
-  count = var.enable_nat_gateway ? 1 : 0
-
   vpc_id = aws_vpc.this.id
 
   tags = {
@@ -121,8 +173,6 @@ resource "aws_internet_gateway" "this" {
 }
 
 resource "aws_route_table" "public" {
-  count = var.enable_nat_gateway ? 1 : 0
-
   vpc_id = aws_vpc.this.id
 
   tags = {
@@ -131,18 +181,16 @@ resource "aws_route_table" "public" {
 }
 
 resource "aws_route" "public_internet" {
-  count = var.enable_nat_gateway ? 1 : 0
-
-  route_table_id         = aws_route_table.public[0].id
+  route_table_id         = aws_route_table.public.id
   destination_cidr_block = "0.0.0.0/0"
-  gateway_id             = aws_internet_gateway.this[0].id
+  gateway_id             = aws_internet_gateway.this.id
 }
 
 resource "aws_route_table_association" "public" {
-  count = var.enable_nat_gateway ? local.az_count : 0
+  count = local.az_count
 
   subnet_id      = aws_subnet.public[count.index].id
-  route_table_id = aws_route_table.public[0].id
+  route_table_id = aws_route_table.public.id
 }
 
 resource "aws_eip" "nat" {
@@ -169,16 +217,9 @@ resource "aws_nat_gateway" "this" {
   }
 }
 
-resource "aws_route" "private_nat" {
-  count = var.enable_nat_gateway ? local.az_count : 0
-
-  route_table_id         = aws_route_table.private[count.index].id
-  destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id
-}
-
 # ---------------------------------------------------------------------------------------------
-# VPC endpoints: S3 (gateway) and the interface endpoints the tasks call, so no NAT is needed.
+# VPC endpoints: S3 (gateway) and the interface endpoints the tasks call (they have no other way
+# out of the VPC).
 # ---------------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "s3_endpoint" {
@@ -236,6 +277,39 @@ resource "aws_vpc_endpoint" "s3" {
   }
 }
 
+# Interface endpoints serve only this account's principals: stolen credentials of another account
+# cannot use them to move data out. Where a resource has an owner account, it must be this one
+# too (IfExists: calls such as sts:GetCallerIdentity or ecr:GetAuthorizationToken name no
+# resource).
+data "aws_iam_policy_document" "interface_endpoint" {
+  #checkov:skip=CKV_AWS_1:VPC endpoint policy, not an identity policy: it grants nothing, it only narrows what IAM already allows through the endpoint to this account's principals.
+  #checkov:skip=CKV_AWS_49:VPC endpoint policy: every action is admitted on purpose (the task roles decide), only for principals of this account.
+  #checkov:skip=CKV2_AWS_40:VPC endpoint policy: no IAM privileges are granted by it; the condition aws:PrincipalAccount limits the endpoint to this account.
+  statement {
+    sid       = "ThisAccountOnly"
+    effect    = "Allow"
+    actions   = ["*"]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 resource "aws_vpc_endpoint" "interface" {
   for_each = toset(var.interface_endpoint_services)
 
@@ -245,6 +319,7 @@ resource "aws_vpc_endpoint" "interface" {
   private_dns_enabled = true
   subnet_ids          = aws_subnet.private[*].id
   security_group_ids  = [aws_security_group.endpoints.id]
+  policy              = data.aws_iam_policy_document.interface_endpoint.json
 
   tags = {
     Name = "${var.name}-${each.value}"
@@ -300,9 +375,9 @@ resource "aws_security_group" "endpoints" {
   }
 }
 
-# Clients -> ALB (HTTPS, and HTTP only to be redirected to HTTPS).
+# Operators -> ALB (HTTPS, and HTTP only to be redirected to HTTPS), from their networks only.
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
-  for_each = toset(var.alb_ingress_cidrs)
+  for_each = toset(var.operator_cidrs)
 
   security_group_id = aws_security_group.alb.id
   description       = "HTTPS to the Dagster UI from ${each.value}"
@@ -313,7 +388,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_http_redirect" {
-  for_each = toset(var.alb_ingress_cidrs)
+  for_each = toset(var.operator_cidrs)
 
   security_group_id = aws_security_group.alb.id
   description       = "HTTP from ${each.value}, answered with a redirect to HTTPS"
@@ -323,24 +398,15 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http_redirect" {
   cidr_ipv4         = each.value
 }
 
-# ALB -> OIDC identity provider (token and user info endpoints), only with OIDC authentication.
-# An internal ALB reaches the internet through the NAT gateway of its private subnets.
+# ALB -> OIDC identity provider (token and user info endpoints) through the NAT gateway of the
+# ALB subnets. The only internet egress rule of the VPC, on the ALB's group alone.
 resource "aws_vpc_security_group_egress_rule" "alb_to_identity_provider" {
-  count = var.alb_identity_provider_egress ? 1 : 0
-
   security_group_id = aws_security_group.alb.id
   description       = "ALB to the OIDC identity provider (token and user info endpoints)"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
-
-  lifecycle {
-    precondition {
-      condition     = var.enable_nat_gateway
-      error_message = "OIDC authentication on the internal ALB needs enable_nat_gateway = true: the load balancer calls the identity provider."
-    }
-  }
 }
 
 # ALB -> webserver:3000.
@@ -440,18 +506,6 @@ resource "aws_vpc_security_group_egress_rule" "task_to_s3" {
   from_port         = 443
   to_port           = 443
   prefix_list_id    = aws_vpc_endpoint.s3.prefix_list_id
-}
-
-# Only with the optional NAT gateway: HTTPS to the internet.
-resource "aws_vpc_security_group_egress_rule" "task_to_internet" {
-  for_each = var.enable_nat_gateway ? local.task_security_groups : {}
-
-  security_group_id = aws_security_group.task[each.key].id
-  description       = "${each.key} to HTTPS endpoints on the internet through the NAT gateway"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
 }
 
 # ---------------------------------------------------------------------------------------------

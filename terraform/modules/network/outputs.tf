@@ -9,8 +9,18 @@ output "vpc_cidr_block" {
 }
 
 output "private_subnet_ids" {
-  description = "IDs of the private subnets (one per availability zone) where every task runs."
+  description = "IDs of the private subnets (one per availability zone, no route to the internet) where every task and the database run."
   value       = aws_subnet.private[*].id
+}
+
+output "alb_subnet_ids" {
+  description = "IDs of the load balancer subnets (one per availability zone, default route through the NAT gateway for the identity provider)."
+  value       = aws_subnet.alb[*].id
+}
+
+output "nat_public_ips" {
+  description = "Public addresses the ALB's identity provider calls come from (for an allow list at the provider)."
+  value       = aws_eip.nat[*].public_ip
 }
 
 output "alb_security_group_id" {
@@ -36,6 +46,11 @@ output "code_server_security_group_id" {
 output "run_worker_security_group_id" {
   description = "Security group of the run worker and reprocess tasks (DAGSTER_RUN_SECURITY_GROUP)."
   value       = aws_security_group.task["run_worker"].id
+}
+
+output "db_setup_security_group_id" {
+  description = "Security group of the one-off db-setup task (aws ecs run-task --network-configuration)."
+  value       = aws_security_group.task["db_setup"].id
 }
 
 output "rds_security_group_id" {

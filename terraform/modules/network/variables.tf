@@ -5,7 +5,7 @@ variable "name" {
 
 variable "cidr_block" {
   type        = string
-  description = "IPv4 CIDR of the VPC; private subnets are its first /4-longer slices, optional NAT subnets /8-longer slices from index 240."
+  description = "IPv4 CIDR of the VPC; task subnets are its first /4-longer slices, ALB subnets /8-longer slices from index 224, NAT subnets from index 240."
   default     = "10.40.0.0/16"
 
   validation {
@@ -24,22 +24,16 @@ variable "availability_zones" {
   }
 }
 
-variable "enable_nat_gateway" {
-  type        = bool
-  description = "Create public subnets and NAT gateway(s) for outbound internet access. Off by default: the VPC endpoints cover every AWS API the tasks call."
-  default     = false
-}
-
 variable "single_nat_gateway" {
   type        = bool
-  description = "With enable_nat_gateway, use one NAT gateway for all zones (cheaper) instead of one per zone (zone-independent)."
+  description = "One NAT gateway for every zone's ALB subnet (cheaper) instead of one per zone (the identity provider stays reachable when a zone fails). Only the ALB routes through it."
   default     = true
 }
 
 variable "interface_endpoint_services" {
   type        = list(string)
-  description = "AWS services reached through interface VPC endpoints (service suffix of com.amazonaws.<region>.<service>). ec2 serves the run launcher's DescribeNetworkInterfaces, sns the run-failure alerts, sqs the raw_data sensor draining the arrivals queue."
-  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "ec2", "sns", "sqs"]
+  description = "AWS services reached through interface VPC endpoints (service suffix of com.amazonaws.<region>.<service>): the tasks' only way to AWS APIs but S3. sns serves the run-failure alerts, sqs the raw_data sensor draining the arrivals queue, secretsmanager the db-setup task's master password. No ec2: the run launcher never looks up network interfaces (use_current_ecs_task_config is false)."
+  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "sns", "sqs"]
 
   validation {
     condition     = length(setsubtract(["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "sts", "sqs"], var.interface_endpoint_services)) == 0
@@ -47,20 +41,25 @@ variable "interface_endpoint_services" {
   }
 }
 
-variable "alb_ingress_cidrs" {
+variable "operator_cidrs" {
   type        = list(string)
-  description = "Client networks (VPN, peered or corporate ranges) allowed to reach the internal ALB on 443 (and 80 for the redirect)."
+  description = "Operator networks (VPN client pools, office ranges) allowed to reach the internal ALB on 443 (and 80 for the redirect). Nothing else reaches the UI."
+  nullable    = false
 
   validation {
-    condition     = length(var.alb_ingress_cidrs) > 0 && alltrue([for c in var.alb_ingress_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
-    error_message = "alb_ingress_cidrs must be a non-empty list of IPv4 CIDRs, never 0.0.0.0/0."
+    condition     = length(var.operator_cidrs) > 0
+    error_message = "operator_cidrs must name at least one operator network."
   }
-}
 
-variable "alb_identity_provider_egress" {
-  type        = bool
-  description = "Let the ALB call an OIDC identity provider over HTTPS (needed with OIDC authentication; requires enable_nat_gateway)."
-  default     = false
+  validation {
+    condition     = alltrue([for c in var.operator_cidrs : can(regex("^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+/[0-9]+$", c)) && can(cidrhost(c, 0)) && try(cidrsubnet(c, 0, 0) == c, false)])
+    error_message = "operator_cidrs: every entry must be an IPv4 network in CIDR notation (a.b.c.d/n, host bits zero)."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.operator_cidrs : c != "0.0.0.0/0" && try(tonumber(split("/", c)[1]) >= 16, false)])
+    error_message = "operator_cidrs: never 0.0.0.0/0, and every prefix must be /16 or longer (name the VPN and office ranges, not whole address blocks)."
+  }
 }
 
 variable "webserver_port" {

@@ -1,6 +1,8 @@
 # PostgreSQL for the Dagster instance (runs, event logs, schedules). Private subnets only,
-# encrypted with the environment key, TLS forced, master password generated and rotated by RDS in
-# Secrets Manager (never in Terraform state or task definitions).
+# encrypted with the environment key, TLS forced. Dagster logs in as a least-privilege user with
+# IAM authentication tokens (no password anywhere); the master password is generated and rotated
+# by RDS in Secrets Manager (never in Terraform state) and read only by the one-off db-setup task,
+# which creates that user.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -123,7 +125,8 @@ resource "aws_db_instance" "this" {
   parameter_group_name   = aws_db_parameter_group.this.name
   ca_cert_identifier     = var.ca_cert_identifier
 
-  iam_database_authentication_enabled = var.iam_database_authentication_enabled
+  # Not optional: every Dagster process connects with an IAM token (rds-db:connect).
+  iam_database_authentication_enabled = true
 
   backup_retention_period   = var.backup_retention_days
   backup_window             = var.backup_window

@@ -89,12 +89,6 @@ variable "deletion_protection" {
   description = "Refuse deletion of the instance (true in prod)."
 }
 
-variable "iam_database_authentication_enabled" {
-  type        = bool
-  description = "Also accept IAM database authentication tokens (Dagster itself uses the managed password)."
-  default     = true
-}
-
 variable "performance_insights_retention_days" {
   type        = number
   description = "Performance Insights retention in days (7 is free; otherwise a multiple of 31, up to 731)."
@@ -143,6 +137,6 @@ variable "database_name" {
 
 variable "master_username" {
   type        = string
-  description = "Master user name (DAGSTER_PG_USERNAME); its password lives in the RDS-managed secret."
+  description = "Master user name (DAGSTER_PG_ADMIN_USERNAME of the db-setup task only); its password lives in the RDS-managed secret, rotated by RDS every 7 days."
   default     = "dagster"
 }
