@@ -9,16 +9,14 @@
 # Every command goes through deploy/entrypoint.sh, which completes $DAGSTER_HOME/dagster.yaml from
 # the task's environment (the run tasks' subnets and security group) and then execs the command.
 #
-# Base image: python:3.11-slim-bookworm, pinned by tag only. It should be pinned by digest
-# (python:3.11-slim-bookworm@sha256:<digest>) so a rebuild is reproducible and a moved tag cannot
-# change what ships; the digest could not be looked up where this file was written (no registry
-# access). Pin it with `docker buildx imagetools inspect python:3.11-slim-bookworm` and let
-# Dependabot (docker ecosystem) keep it current. Both stages must use the same base.
+# Base image: python:3.11-slim-bookworm pinned by digest (both stages use the same one), so a
+# rebuild is reproducible and a moved tag cannot change what ships. Dependabot (docker ecosystem,
+# .github/dependabot.yml) proposes each new digest of the tag.
 #
 # pipeline_project_tests/deploy/test_image.py replays the builder stage's COPY and RUN lines
 # without Docker, so keep them plain: one command per line or joined with &&.
 
-FROM python:3.11-slim-bookworm AS builder
+FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS builder
 
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -41,7 +39,7 @@ RUN pip install --no-cache-dir --no-deps --force-reinstall -c constraints.txt . 
     && pip uninstall --yes pip setuptools
 
 
-FROM python:3.11-slim-bookworm AS runtime
+FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS runtime
 
 LABEL org.opencontainers.image.title="pipeline-project" \
       org.opencontainers.image.description="Dagster daily batch pipeline: webserver, daemon, code server, run worker and the RUN_DATE entry" \

@@ -157,3 +157,37 @@ def test_least_privilege(path):
         for step in steps:
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert (step.get("with") or {}).get("persist-credentials") is False, f"{path}: {name} checkout"
+
+
+IMAGE_DIGEST = re.compile(r"^[a-z0-9./-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$")
+
+
+@pytest.mark.security
+def test_every_base_and_service_image_is_pinned_by_a_digest_dependabot_updates():
+    """A moved tag cannot change what is built or tested: the Dockerfile's stages and the CI's
+    PostgreSQL service are pinned by digest in files Dependabot's docker ecosystem reads."""
+    bases = re.findall(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    assert len(bases) == 2 and len(set(bases)) == 1, bases  # builder and runtime: one base
+    assert IMAGE_DIGEST.match(bases[0]) and bases[0].startswith("python:3.11-slim-bookworm@"), bases[0]
+
+    ci_images = REPO / ".github" / "ci-images" / "Dockerfile"
+    (postgres,) = re.findall(r"^FROM\s+(\S+)\s*$", ci_images.read_text(), flags=re.MULTILINE)
+    assert IMAGE_DIGEST.match(postgres) and postgres.startswith("postgres:16@"), postgres
+    ci = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    assert ci["jobs"]["test"]["needs"] == "images"
+    assert ci["jobs"]["test"]["services"]["postgres"]["image"] == "${{ needs.images.outputs.postgres }}"
+    (read,) = [s for s in ci["jobs"]["images"]["steps"] if s.get("id") == "read"]
+    extract = re.search(r"sed -n '(s/.*/p)' \.github/ci-images/Dockerfile", read["run"])
+    done = subprocess.run(["sed", "-n", extract[1], str(ci_images)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == postgres  # what the job hands to the service
+    for job, body in {
+        **ci["jobs"],
+        **yaml.safe_load((REPO / ".github/workflows/deploy.yml").read_text())["jobs"],
+    }.items():
+        for service in body.get("services", {}).values():
+            assert service["image"].startswith("${{ needs."), job
+        assert "container" not in body, job
+
+    dependabot = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())
+    (docker,) = [u for u in dependabot["updates"] if u["package-ecosystem"] == "docker"]
+    assert docker["directories"] == ["/", "/.github/ci-images"]

@@ -129,6 +129,7 @@ def _container_environment(cloud: Cloud, database: str) -> dict[str, str]:
         "DAGSTER_RUN_SUBNETS": ",".join(cloud.subnets),
         "DAGSTER_RUN_SECURITY_GROUP": cloud.security_group,
         "AWS_REGION": REGION,
+        "PGSSLMODE": "prefer",  # "require" deployed; the test server has no TLS
     }
 
 

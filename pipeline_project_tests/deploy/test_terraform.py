@@ -53,6 +53,7 @@ PLAIN_ENVIRONMENT = {
     "DAGSTER_RUN_SUBNETS",
     "DAGSTER_RUN_SECURITY_GROUP",
     "AWS_REGION",
+    "PGSSLMODE",
 }
 # No Dagster task gets a secret: they log in to PostgreSQL with IAM authentication tokens.
 SECRETS: set[str] = set()
@@ -64,6 +65,7 @@ DB_SETUP_ENVIRONMENT = {
     "DAGSTER_PG_ADMIN_USERNAME",
     "AWS_REGION",
     "PIPELINE_LOG_FORMAT",
+    "PGSSLMODE",
 }
 DB_SETUP_SECRETS = {"DAGSTER_PG_ADMIN_PASSWORD"}
 DB_APP_USERNAME = "dagster_app"
@@ -1290,6 +1292,7 @@ def test_container_names_environment_and_secrets_are_the_binding_ones():
     environment = local["environment"]
     assert environment["PIPELINE_STORAGE_URL"] == "s3://${var.data_bucket_name}"
     assert environment["PIPELINE_LOG_FORMAT"] == "json"
+    assert environment["PGSSLMODE"] == "require"  # IAM tokens only over TLS
     assert environment["PIPELINE_ENVIRONMENT"] == "${var.environment}"
     assert environment["DAGSTER_COMPUTE_LOG_BUCKET"] == "${var.data_bucket_name}"
     assert environment["DAGSTER_RUN_TASK_DEFINITION"] == "${var.run_task_family}"
@@ -2224,6 +2227,7 @@ def test_db_setup_task_definition():
         "DAGSTER_PG_ADMIN_USERNAME": "${var.db_admin_username}",
         "AWS_REGION": "${local.region}",
         "PIPELINE_LOG_FORMAT": "json",
+        "PGSSLMODE": "require",
     }
     assert set(local["db_setup_environment"]) == DB_SETUP_ENVIRONMENT
     assert local["db_setup_secrets"] == {"DAGSTER_PG_ADMIN_PASSWORD": "${var.db_master_secret_arn}:password::"}

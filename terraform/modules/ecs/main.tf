@@ -44,6 +44,8 @@ locals {
     DAGSTER_RUN_SUBNETS         = join(",", var.private_subnet_ids)
     DAGSTER_RUN_SECURITY_GROUP  = var.run_security_group_id
     AWS_REGION                  = local.region
+    # libpq never falls back to a plain connection: IAM tokens cross only over TLS.
+    PGSSLMODE = "require"
   }
 
   # The db-setup task connects as the master user to create the app user (and grant it rds_iam):
@@ -56,6 +58,7 @@ locals {
     DAGSTER_PG_ADMIN_USERNAME = var.db_admin_username
     AWS_REGION                = local.region
     PIPELINE_LOG_FORMAT       = "json"
+    PGSSLMODE                 = "require"
   }
 
   # Its only secret, injected by ECS at task start from the RDS-managed master secret (JSON key
