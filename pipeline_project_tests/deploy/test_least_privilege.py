@@ -14,12 +14,16 @@ from the process itself (every one logs into PostgreSQL: rds-db:connect).
 
 from __future__ import annotations
 
+import uuid
+
+import boto3
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.storage.compute_log_manager import ComputeIOType
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from moto.ecs.models import ecs_backends
 
+from pipeline_project.storage import open_storage
 from pipeline_project_tests.deploy.test_run_launcher import (  # noqa: F401  (fixtures)
     ACCOUNT,
     LAUNCHER_ACTIONS,
@@ -144,3 +148,61 @@ def test_stop_task_is_held_for_run_and_step_tasks_only():
         assert not role.allows("ecs:StopTask", task_arn, {**on_cluster, "aws:ResourceTag/aws:ecs:serviceName": "web"})
         assert not role.allows("ecs:StopTask", task_arn, {"aws:ResourceTag/dagster/run_id": "r1"}), role_name
         assert not role.allows("ecs:StopTask", task_arn.replace(name, f"{name}-other"), on_cluster), role_name
+
+
+def test_the_code_server_role_is_exactly_what_its_sensors_call(s3_endpoint, tmp_path):  # noqa: F811
+    """The code server evaluates the sensors: raw_data_sensor in events mode (drain the arrivals
+    queue, list the touched days, read their reports) and run_failure_alert_sensor (publish)."""
+    from pipeline_project.defs.resources import AlertResource
+    from pipeline_project_tests.conftest import arrivals_chain, land
+    from pipeline_project_tests.defs.test_alerts import _evaluate, _failed_run
+    from pipeline_project_tests.defs.test_sensor_events import OLD, Sensor, _csv
+
+    bucket = f"pipeline-cs-{uuid.uuid4().hex[:10]}"
+    _aws("s3").create_bucket(Bucket=bucket)
+    _aws("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    lake_url = f"s3://{bucket}"  # deployed, the lake is the bucket's root
+    topic = _aws("sns").create_topic(Name=f"{bucket}-alerts")["TopicArn"]
+    failed_instance, failed = _failed_run(str(tmp_path / "lake"), {"pipeline/trigger": "sensor"})
+
+    calls: list[tuple[str, str, dict]] = []
+    events = boto3._get_default_session().events
+
+    def record(params, model, **_):
+        service = model.service_model.endpoint_prefix
+        keep = ("Bucket", "Key", "Prefix", "VersionId", "QueueUrl", "TopicArn")
+        calls.append((service, model.name, {k: params[k] for k in keep if k in params}))
+
+    with arrivals_chain(lake_url) as queue_url:
+        sensor = Sensor(lake_url, queue_url)
+        land(open_storage(lake_url), OLD, {"a.csv": _csv(OLD, 1), "_SUCCESS": b""})
+        events.register("before-parameter-build", record, unique_id="test-least-privilege-code-server")
+        try:
+            launched = sensor.tick().launched  # receive; list the day; read its report
+            sensor.tick()  # deletes what the previous tick received
+            assert _evaluate(failed_instance, failed, AlertResource(topic_arn=topic, environment="dev")) is None
+        finally:
+            events.unregister("before-parameter-build", unique_id="test-least-privilege-code-server")
+        queue_arn = _aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    assert [r.partition_key for r in launched] == [OLD]
+    assert {(s, op) for s, op, _ in calls} >= {("sqs", "ReceiveMessage"), ("sqs", "DeleteMessageBatch")}
+
+    name = "pipeline-test"
+    cloud = Cloud(name, bucket, f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}", [], "sg-1", "unused")
+    role = Role("code_server", cloud, {"taskRoleArn": "unused", "executionRoleArn": "unused"})
+    kms_key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"
+    role.values.update({"var.arrivals_queue_arn": queue_arn, "var.alert_topic_arn": topic, "var.kms_key_arn": kms_key})
+    needed, denied = set(LOGIN), []
+    for service, operation, params in calls:
+        for action, resource, context in _authorizations(cloud, service, operation, params, kms_key=kms_key):
+            needed.add(action)
+            if not role.allows(action, resource, context):
+                denied.append(f"{service}.{operation} needs {action} on {resource} {context}")
+    assert not denied, "the code server role does not allow:\n" + "\n".join(denied)
+    # Tick logs: Dagster's captured-log manager uploads a tick's log lines to compute-logs/ in the
+    # code server (aborting a failed multipart upload); ticks evaluated here capture nothing.
+    unexercised = {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert _held("code_server") - needed == unexercised
+    assert needed <= _held("code_server")

@@ -447,9 +447,27 @@ class Role:
         return any(s["effect"] == "Allow" for s in matching) and not any(s["effect"] == "Deny" for s in matching)
 
 
-def _authorizations(cloud: Cloud, service: str, operation: str, params: dict) -> list[tuple[str, str, dict]]:
-    """(action, resource, condition keys) IAM evaluates for one API call."""
+def _authorizations(
+    cloud: Cloud, service: str, operation: str, params: dict, kms_key: str | None = None
+) -> list[tuple[str, str, dict]]:
+    """(action, resource, condition keys) IAM evaluates for one API call. kms_key: the key of the
+    queues and topics (deployed, all are encrypted with the environment key), for the KMS calls
+    SQS and SNS make on the caller's behalf."""
     ecs_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
+    via = {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
+    if service == "sqs":
+        queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+        action = {"DeleteMessageBatch": "DeleteMessage", "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+        found = [(f"sqs:{action.get(operation, operation)}", arn, {})]
+        if operation == "ReceiveMessage" and kms_key:
+            found.append(("kms:Decrypt", kms_key, via))
+        return found
+    if service == "sns" and operation == "Publish":
+        found = [("sns:Publish", params["TopicArn"], {})]
+        if kms_key:
+            found += [("kms:GenerateDataKey", kms_key, via), ("kms:Decrypt", kms_key, via)]
+        return found
     if service == "s3":
         bucket = f"arn:aws:s3:::{params['Bucket']}"
         version = "Version" if params.get("VersionId") else ""

@@ -928,15 +928,12 @@ ROLE_ACTIONS = {
         "rds-db:connect",
     },
     "code_server": {
-        "s3:ListBucket",
         "s3:ListBucketVersions",
         "s3:GetObject",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
         "sns:Publish",
         "kms:Decrypt",
         "kms:GenerateDataKey",
@@ -1112,7 +1109,7 @@ CODE_SERVER_STATEMENTS = [
     {
         "sid": "ListRawData",
         "effect": "Allow",
-        "actions": ["s3:ListBucket", "s3:ListBucketVersions"],
+        "actions": ["s3:ListBucketVersions"],
         "resources": ["${local.bucket_arn}"],
         "condition": [{"test": "StringLike", "variable": "s3:prefix", "values": ["raw-data/*"]}],
     },
@@ -1131,7 +1128,7 @@ CODE_SERVER_STATEMENTS = [
     {
         "sid": "DrainTheArrivalsQueue",
         "effect": "Allow",
-        "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+        "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
         "resources": ["${var.arrivals_queue_arn}"],
     },
     {
@@ -1241,12 +1238,7 @@ def test_only_the_code_server_role_drains_the_arrivals_queue():
             assert not any(fnmatch.fnmatchcase(ARRIVALS_QUEUE + "-dlq", p) for p in patterns) or (
                 role == "deploy" and sqs <= DEPLOY_REFRESH_SQS_ACTIONS
             ), f"{role} reaches the dead-letter queue: {statement}"
-    assert on_the_queue.pop("code_server") == {
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
-    }
+    assert on_the_queue.pop("code_server") == {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
     assert on_the_queue == {"deploy": DEPLOY_REFRESH_SQS_ACTIONS}, on_the_queue
     # The code server decrypts what it receives, through SQS only; no other task role does.
     for role in roles:

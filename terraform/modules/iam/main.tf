@@ -607,8 +607,8 @@ resource "aws_iam_role_policy" "webserver" {
 
 # ---------------------------------------------------------------------------------------------
 # Code server: evaluates the sensors and the schedule (the daemon asks it over gRPC to run them).
-# The raw_data sensor drains the arrivals queue (receive, delete, hand back, read its depth) and
-# lists raw-data/ day prefixes to size runs and reconcile; the sensor and the schedule read a day's
+# The raw_data sensor drains the arrivals queue (receive, delete) and lists raw-data/ day
+# prefixes (object versions) to size runs and reconcile; the sensor and the schedule read a day's
 # report to see whether its content was already reported. It publishes run-failure alerts and
 # writes the tick logs it captures. It is the only role that may receive from the arrivals queue.
 # ---------------------------------------------------------------------------------------------
@@ -623,7 +623,7 @@ data "aws_iam_policy_document" "code_server" {
   statement {
     sid       = "ListRawData"
     effect    = "Allow"
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    actions   = ["s3:ListBucketVersions"]
     resources = [local.bucket_arn]
 
     condition {
@@ -648,14 +648,9 @@ data "aws_iam_policy_document" "code_server" {
   }
 
   statement {
-    sid    = "DrainTheArrivalsQueue"
-    effect = "Allow"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:ChangeMessageVisibility",
-      "sqs:GetQueueAttributes",
-    ]
+    sid       = "DrainTheArrivalsQueue"
+    effect    = "Allow"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
     resources = [var.arrivals_queue_arn]
   }
 
