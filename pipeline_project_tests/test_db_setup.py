@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import psycopg2
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
@@ -79,6 +80,8 @@ def _deployed_instance(server: OwnPostgres, home: Path, monkeypatch) -> DagsterI
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-of-the-task-role")
     monkeypatch.setenv("DAGSTER_COMPUTE_LOG_BUCKET", "unused")
+    # A fresh default session reads these credentials (an earlier test's may have cached others).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return DagsterInstance.from_config(str(home))
 
 
