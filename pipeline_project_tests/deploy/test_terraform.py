@@ -828,40 +828,45 @@ DB_CONNECT_STATEMENT = {
     "actions": ["rds-db:connect"],
     "resources": ["${local.db_app_user_arn}"],
 }
-STEP_LAUNCHER_STATEMENTS = [
+# Terminating runs (describe, stop, resolve the run task definition): the webserver, the daemon and
+# a sharded run's worker, through one document.
+STOP_RUN_TASKS_STATEMENTS = [
     {
-        "sid": "RunStepsFromTheRunWorkerTaskDefinition",
-        "effect": "Allow",
-        "actions": ["ecs:RunTask"],
-        "resources": ["${local.run_task_definitions}"],
-        "condition": CLUSTER_CONDITION,
-    },
-    {
-        "sid": "WatchStepTasks",
+        "sid": "WatchTasksOfTheCluster",
         "effect": "Allow",
         "actions": ["ecs:DescribeTasks"],
         "resources": ["${local.cluster_tasks_arn}"],
         "condition": CLUSTER_CONDITION,
     },
     {
-        "sid": "StopStepTasks",
+        "sid": "StopRunTasks",
         "effect": "Allow",
         "actions": ["ecs:StopTask"],
         "resources": ["${local.cluster_tasks_arn}"],
         "condition": CLUSTER_CONDITION + [RUN_TAGGED_TASK],
     },
     {
-        "sid": "TagStepTasksAtLaunch",
+        "sid": "ResolveTheRunTaskDefinition",
+        "effect": "Allow",
+        "actions": ["ecs:DescribeTaskDefinition"],
+        "resources": ["*"],
+    },
+]
+# Launching them too: the daemon (runs) and the run worker (its step tasks), through one document.
+STEP_LAUNCHER_STATEMENTS = STOP_RUN_TASKS_STATEMENTS + [
+    {
+        "sid": "RunTheRunWorkerTaskDefinition",
+        "effect": "Allow",
+        "actions": ["ecs:RunTask"],
+        "resources": ["${local.run_task_definitions}"],
+        "condition": CLUSTER_CONDITION,
+    },
+    {
+        "sid": "TagRunTasksAtLaunch",
         "effect": "Allow",
         "actions": ["ecs:TagResource"],
         "resources": ["${local.cluster_tasks_arn}"],
         "condition": [{"test": "StringEquals", "variable": "ecs:CreateAction", "values": ["RunTask"]}],
-    },
-    {
-        "sid": "LoadTheRunLauncher",
-        "effect": "Allow",
-        "actions": ["ecs:DescribeTaskDefinition"],
-        "resources": ["*"],
     },
     {
         "sid": "PassOnlyTheRunRoles",
@@ -988,7 +993,7 @@ def test_only_the_run_worker_role_starts_step_tasks():
     assert iam.resources[("aws_iam_role_policy", "run_step_launcher")] == {
         "name": "step-launcher",
         "role": "${aws_iam_role.run.id}",
-        "policy": "${data.aws_iam_policy_document.step_launcher.json}",
+        "policy": "${data.aws_iam_policy_document.launch_run_tasks.json}",
     }
     assert iam.locals["run_task_definitions"] == "${local.ecs_arn}:task-definition/${var.run_task_family}:*"
     assert iam.locals["cluster_tasks_arn"] == "${local.ecs_arn}:task/${var.cluster_name}/*"
@@ -1051,9 +1056,12 @@ def test_run_launcher_role_is_exactly_the_issue_list():
         iam.resources[("aws_iam_role_policy", "daemon")]["policy"]
         == "${data.aws_iam_policy_document.run_launcher.json}"
     )
-    # The webserver has its own document: nothing inherited from the daemon's.
+    # The webserver shares only the terminate-runs and login documents with the daemon.
     webserver = iam.data[("aws_iam_policy_document", "webserver")]
-    assert "source_policy_documents" not in webserver
+    assert webserver["source_policy_documents"] == [
+        "${data.aws_iam_policy_document.stop_run_tasks.json}",
+        "${data.aws_iam_policy_document.db_login.json}",
+    ]
 
 
 def test_pass_role_is_always_limited_to_a_service():
@@ -1106,6 +1114,7 @@ def test_every_role_trusts_one_service_or_github():
 # schedule (evaluated here, not in the daemon) drain the arrivals queue, list raw-data/ and read
 # reports/; the run-failure sensor publishes alerts; tick logs go to compute-logs/.
 CODE_SERVER_STATEMENTS = [
+    DB_CONNECT_STATEMENT,  # the shared db_login document
     {
         "sid": "ListRawData",
         "effect": "Allow",
@@ -1155,7 +1164,6 @@ CODE_SERVER_STATEMENTS = [
             {"test": "StringEquals", "variable": "kms:ViaService", "values": ["sns.${local.region}.amazonaws.com"]}
         ],
     },
-    DB_CONNECT_STATEMENT,
     {
         "sid": "DataBucketKmsKey",
         "effect": "Allow",
@@ -2029,8 +2037,24 @@ def test_each_dagster_role_gets_exactly_its_actions():
     policies = {b["role"]: b["policy"] for (t, _), b in iam().resources.items() if t == "aws_iam_role_policy"}
     assert policies["${aws_iam_role.daemon.id}"] == "${data.aws_iam_policy_document.run_launcher.json}"
     assert policies["${aws_iam_role.webserver.id}"] == "${data.aws_iam_policy_document.webserver.json}"
-    for document in ("run_launcher", "webserver"):
-        assert "source_policy_documents" not in iam().data[("aws_iam_policy_document", document)], document
+    # Shared documents, no copies: what each uses says what it may do.
+    sources = {
+        document: iam().data[("aws_iam_policy_document", document)].get("source_policy_documents", [])
+        for document in ("run_launcher", "webserver", "launch_run_tasks", "run", "code_server")
+    }
+    assert sources == {
+        "run_launcher": [
+            "${data.aws_iam_policy_document.launch_run_tasks.json}",
+            "${data.aws_iam_policy_document.db_login.json}",
+        ],
+        "webserver": [
+            "${data.aws_iam_policy_document.stop_run_tasks.json}",
+            "${data.aws_iam_policy_document.db_login.json}",
+        ],
+        "launch_run_tasks": ["${data.aws_iam_policy_document.stop_run_tasks.json}"],
+        "run": ["${data.aws_iam_policy_document.db_login.json}"],
+        "code_server": ["${data.aws_iam_policy_document.db_login.json}"],
+    }
 
 
 @pytest.mark.security
@@ -2101,11 +2125,7 @@ def test_stop_task_only_on_tasks_tagged_with_their_run():
                 assert statement["actions"] == ["ecs:StopTask"], (name, statement)
                 assert statement["resources"] == ["${local.cluster_tasks_arn}"], name
                 assert statement["condition"] == CLUSTER_CONDITION + [RUN_TAGGED_TASK], name
-    assert sorted(found) == [
-        ("modules/iam", "run_launcher"),
-        ("modules/iam", "step_launcher"),
-        ("modules/iam", "webserver"),
-    ]
+    assert found == [("modules/iam", "stop_run_tasks")]  # shared by the three roles below
     holders = {role for role, found_ in task_roles().items() for s in found_ if "ecs:StopTask" in s["actions"]}
     assert holders == {"daemon", "webserver", "run"}
 

@@ -158,7 +158,7 @@ resource "aws_iam_role_policy" "db_setup_execution" {
 # Run worker: one Fargate task per Dagster run, and one per step of a sharded run (same task
 # definition, same role). Reads raw-data/, writes reports/, quarantine/ and compute-logs/, keeps
 # the shards' intermediate files under work/, and nothing else (it can never modify or delete raw
-# data). Only this role may also start the step tasks of its own run (step_launcher below).
+# data). Only this role may also start the step tasks of its own run (launch_run_tasks below).
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "run" {
@@ -168,6 +168,8 @@ resource "aws_iam_role" "run" {
 }
 
 data "aws_iam_policy_document" "run" {
+  source_policy_documents = [data.aws_iam_policy_document.db_login.json]
+
   statement {
     sid       = "ListRawDataAndQuarantine"
     effect    = "Allow"
@@ -228,14 +230,6 @@ data "aws_iam_policy_document" "run" {
     resources = ["${local.bucket_arn}/work/*"]
   }
 
-  # The run's Dagster instance (event log, run storage); the RUN_DATE entry gets it from here too.
-  statement {
-    sid       = "ConnectToTheDatabaseAsTheAppUser"
-    effect    = "Allow"
-    actions   = ["rds-db:connect"]
-    resources = [local.db_app_user_arn]
-  }
-
   dynamic "statement" {
     for_each = local.bucket_kms
 
@@ -260,28 +254,23 @@ resource "aws_iam_role_policy" "run" {
   policy = data.aws_iam_policy_document.run.json
 }
 
-# dagster_aws's ecs_executor inside a sharded run's worker: it loads the EcsRunLauncher, starts one
-# task per step from its own task definition (container overrides only), watches them and stops
-# them when the run is terminated. Same scoping as the daemon's run_launcher below, without
-# registering task definitions or reading logs.
-data "aws_iam_policy_document" "step_launcher" {
+# Every process of Dagster logs in to PostgreSQL as the app user with an IAM token (no password).
+data "aws_iam_policy_document" "db_login" {
   statement {
-    sid       = "RunStepsFromTheRunWorkerTaskDefinition"
+    sid       = "ConnectToTheDatabaseAsTheAppUser"
     effect    = "Allow"
-    actions   = ["ecs:RunTask"]
-    resources = [local.run_task_definitions]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
+    actions   = ["rds-db:connect"]
+    resources = [local.db_app_user_arn]
   }
+}
 
-  # Its own task once at start (task definition, cluster), then each step task's health. Reading
-  # keeps the cluster condition only.
+# Terminating runs, as the EcsRunLauncher does (webserver, daemon) and as the ecs_executor does
+# for a terminated run's step tasks (run worker): describe the task, stop it. The launcher's
+# constructor also resolves DAGSTER_RUN_TASK_DEFINITION (no resource-level permissions there).
+data "aws_iam_policy_document" "stop_run_tasks" {
+  # The run worker also describes its own task once at start.
   statement {
-    sid       = "WatchStepTasks"
+    sid       = "WatchTasksOfTheCluster"
     effect    = "Allow"
     actions   = ["ecs:DescribeTasks"]
     resources = [local.cluster_tasks_arn]
@@ -293,12 +282,12 @@ data "aws_iam_policy_document" "step_launcher" {
     }
   }
 
-  # Step tasks of a terminated run. StopTask only on tasks tagged dagster/run_id (the launcher tags
-  # every run and step task with it): never a service's task or the db-setup task. StopTask acts
-  # on the task resource type, whose condition keys include aws:ResourceTag/${TagKey} (Service
-  # Authorization Reference, Amazon ECS).
+  # StopTask only on tasks tagged dagster/run_id (the launcher tags every run and step task with
+  # it): never a service's task or the db-setup task, whatever a run's ecs/task_arn tag says.
+  # StopTask acts on the task resource type, whose condition keys include
+  # aws:ResourceTag/${TagKey} (Service Authorization Reference, Amazon ECS).
   statement {
-    sid       = "StopStepTasks"
+    sid       = "StopRunTasks"
     effect    = "Allow"
     actions   = ["ecs:StopTask"]
     resources = [local.cluster_tasks_arn]
@@ -316,9 +305,38 @@ data "aws_iam_policy_document" "step_launcher" {
     }
   }
 
-  # RunTask passes the run's tags (dagster/run_id, dagster/step-key, ...).
   statement {
-    sid       = "TagStepTasksAtLaunch"
+    sid       = "ResolveTheRunTaskDefinition"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+}
+
+# Starting tasks of the run-worker task definition (container overrides only), as the daemon
+# does for runs and a sharded run's worker (dagster_aws's ecs_executor) for its steps, and
+# stopping them. No task definition registration (the run worker's comes from Terraform), no
+# network interface lookups (deploy/dagster.yaml sets use_current_ecs_task_config to false).
+data "aws_iam_policy_document" "launch_run_tasks" {
+  source_policy_documents = [data.aws_iam_policy_document.stop_run_tasks.json]
+
+  statement {
+    sid       = "RunTheRunWorkerTaskDefinition"
+    effect    = "Allow"
+    actions   = ["ecs:RunTask"]
+    resources = [local.run_task_definitions]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  # RunTask passes the run's tags (dagster/run_id, dagster/step-key, ...): tagging only at
+  # launch, only tasks.
+  statement {
+    sid       = "TagRunTasksAtLaunch"
     effect    = "Allow"
     actions   = ["ecs:TagResource"]
     resources = [local.cluster_tasks_arn]
@@ -328,16 +346,6 @@ data "aws_iam_policy_document" "step_launcher" {
       variable = "ecs:CreateAction"
       values   = ["RunTask"]
     }
-  }
-
-  # The executor requires the instance's EcsRunLauncher, whose constructor resolves
-  # DAGSTER_RUN_TASK_DEFINITION; the action has no resource-level permissions. No EC2 lookups:
-  # deploy/dagster.yaml sets use_current_ecs_task_config to false.
-  statement {
-    sid       = "LoadTheRunLauncher"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTaskDefinition"]
-    resources = ["*"]
   }
 
   statement {
@@ -357,7 +365,7 @@ data "aws_iam_policy_document" "step_launcher" {
 resource "aws_iam_role_policy" "run_step_launcher" {
   name   = "step-launcher"
   role   = aws_iam_role.run.id
-  policy = data.aws_iam_policy_document.step_launcher.json
+  policy = data.aws_iam_policy_document.launch_run_tasks.json
 }
 
 # The RUN_DATE entry (pipeline-project run) does what a run worker does in-process (work/
@@ -393,99 +401,17 @@ resource "aws_iam_role_policy" "reprocess" {
 # ---------------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "run_launcher" {
-  statement {
-    sid       = "RunTheRunWorkerTaskDefinition"
-    effect    = "Allow"
-    actions   = ["ecs:RunTask"]
-    resources = [local.run_task_definitions]
+  source_policy_documents = [
+    data.aws_iam_policy_document.launch_run_tasks.json,
+    data.aws_iam_policy_document.db_login.json,
+  ]
 
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-  }
-
-  # RunTask passes the run's tags (dagster/run_id, ...): tagging only at launch, only tasks.
-  statement {
-    sid       = "TagRunTasksAtLaunch"
-    effect    = "Allow"
-    actions   = ["ecs:TagResource"]
-    resources = [local.cluster_tasks_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "ecs:CreateAction"
-      values   = ["RunTask"]
-    }
-  }
-
-  statement {
-    sid       = "WatchTasksOfTheCluster"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTasks"]
-    resources = [local.cluster_tasks_arn]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-  }
-
-  # Only run tasks (tagged dagster/run_id by the launcher), never a service's or db-setup's task.
-  statement {
-    sid       = "StopRunTasks"
-    effect    = "Allow"
-    actions   = ["ecs:StopTask"]
-    resources = [local.cluster_tasks_arn]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-
-    condition {
-      test     = "Null"
-      variable = "aws:ResourceTag/dagster/run_id"
-      values   = ["false"]
-    }
-  }
-
-  # The launcher's constructor resolves DAGSTER_RUN_TASK_DEFINITION; no resource-level permissions.
-  statement {
-    sid       = "ResolveTheRunTaskDefinition"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTaskDefinition"]
-    resources = ["*"]
-  }
-
+  # Run monitoring reads a failed run task's last log lines for the run's failure reason.
   statement {
     sid       = "ReadRunLogsOnFailure"
     effect    = "Allow"
     actions   = ["logs:GetLogEvents"]
     resources = [local.log_streams_arn]
-  }
-
-  statement {
-    sid       = "PassOnlyTheRunRoles"
-    effect    = "Allow"
-    actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.run.arn, aws_iam_role.execution.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-
-  statement {
-    sid       = "ConnectToTheDatabaseAsTheAppUser"
-    effect    = "Allow"
-    actions   = ["rds-db:connect"]
-    resources = [local.db_app_user_arn]
   }
 }
 
@@ -513,46 +439,10 @@ resource "aws_iam_role" "webserver" {
 }
 
 data "aws_iam_policy_document" "webserver" {
-  statement {
-    sid       = "WatchTasksOfTheCluster"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTasks"]
-    resources = [local.cluster_tasks_arn]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-  }
-
-  statement {
-    sid       = "StopRunTasks"
-    effect    = "Allow"
-    actions   = ["ecs:StopTask"]
-    resources = [local.cluster_tasks_arn]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-
-    condition {
-      test     = "Null"
-      variable = "aws:ResourceTag/dagster/run_id"
-      values   = ["false"]
-    }
-  }
-
-  # The instance's EcsRunLauncher is built in the webserver too: its constructor resolves the
-  # task definition family.
-  statement {
-    sid       = "ResolveTheRunTaskDefinition"
-    effect    = "Allow"
-    actions   = ["ecs:DescribeTaskDefinition"]
-    resources = ["*"]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.stop_run_tasks.json,
+    data.aws_iam_policy_document.db_login.json,
+  ]
 
   statement {
     sid       = "ListComputeLogs"
@@ -572,13 +462,6 @@ data "aws_iam_policy_document" "webserver" {
     effect    = "Allow"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/compute-logs/*"]
-  }
-
-  statement {
-    sid       = "ConnectToTheDatabaseAsTheAppUser"
-    effect    = "Allow"
-    actions   = ["rds-db:connect"]
-    resources = [local.db_app_user_arn]
   }
 
   dynamic "statement" {
@@ -620,6 +503,8 @@ resource "aws_iam_role" "code_server" {
 }
 
 data "aws_iam_policy_document" "code_server" {
+  source_policy_documents = [data.aws_iam_policy_document.db_login.json]
+
   statement {
     sid       = "ListRawData"
     effect    = "Allow"
@@ -685,13 +570,6 @@ data "aws_iam_policy_document" "code_server" {
       variable = "kms:ViaService"
       values   = ["sns.${local.region}.amazonaws.com"]
     }
-  }
-
-  statement {
-    sid       = "ConnectToTheDatabaseAsTheAppUser"
-    effect    = "Allow"
-    actions   = ["rds-db:connect"]
-    resources = [local.db_app_user_arn]
   }
 
   dynamic "statement" {
