@@ -30,6 +30,10 @@ from pipeline_project.core.csv_blocks import CsvBlock, is_plain
 
 CHUNK_BYTES = 2 << 20
 BATCH_ROWS = 65_536
+# A CSV block also ends once it holds BLOCK_LINES lines (give or take one read of READ_BYTES):
+# parsing costs memory per line, and a file of empty lines has a line per byte.
+BLOCK_LINES = 16_384
+READ_BYTES = 32 << 10
 # Far above any real field, yet a bound on what one unterminated quote can make us hold.
 CSV_FIELD_LIMIT = 16 << 20
 # Likewise for one physical line (a field at the limit plus the rest of its row fits).
@@ -146,7 +150,7 @@ def _csv_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[CsvBlock | Raw
 
     buf, eof = b"", False
     while b"\n" not in buf and not eof and len(buf) <= CSV_FIELD_LIMIT:
-        chunk = raw.read(chunk_bytes)
+        chunk = raw.read(min(READ_BYTES, chunk_bytes))
         eof = not chunk
         buf += chunk
     body = buf.removeprefix(b"\xef\xbb\xbf")
@@ -160,23 +164,27 @@ def _csv_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[CsvBlock | Raw
     if missing:
         raise FileRejected("missing_columns", "header lacks " + ", ".join(missing))
     positions, width = tuple(header.index(c) for c in REQUIRED_COLUMNS), len(header)
-    buf, line_number = rest, 2
+    line_number = 2
+    parts, size, lines = [rest], len(rest), rest.count(b"\n")  # what is read, not yet a block
     while True:
-        cut = buf.rfind(b"\n")
-        if not eof and (cut < 0 or len(buf) < chunk_bytes):
-            if cut < 0 and len(buf) > CSV_FIELD_LIMIT:
-                yield from row_path(buf, (positions, width), line_number)
+        if not eof and (lines == 0 or (size < chunk_bytes and lines < BLOCK_LINES)):
+            if lines == 0 and size > CSV_FIELD_LIMIT:
+                yield from row_path(b"".join(parts), (positions, width), line_number)
                 return
-            chunk = raw.read(chunk_bytes)
+            chunk = raw.read(min(READ_BYTES, chunk_bytes))
             eof = not chunk
-            buf += chunk
+            parts.append(chunk)
+            size, lines = size + len(chunk), lines + chunk.count(b"\n")
             continue
+        buf = b"".join(parts)
+        cut = buf.rfind(b"\n")
         if eof and cut != len(buf) - 1 and buf:
             block, buf = buf + b"\n", b""  # the last line may lack its newline
         elif cut < 0:
             return
         else:
             block, buf = buf[: cut + 1], buf[cut + 1 :]
+        parts, size, lines = [buf], len(buf), 0  # after the cut, no newline is left
         if not is_plain(block) or _longest_line(block) > CSV_FIELD_LIMIT:
             yield from row_path(block + buf, (positions, width), line_number)
             return

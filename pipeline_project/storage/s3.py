@@ -243,10 +243,14 @@ class S3Storage(Storage):
 
     def copy(self, obj: ObjectInfo, dest_key: str) -> None:
         source = {"Bucket": self.bucket, "Key": self._key(obj.key)}
+        extra = {}
         if obj.version_id:
             source["VersionId"] = obj.version_id
+        elif obj.etag:
+            # Unversioned, as open(): copy the listed content or nothing.
+            extra["CopySourceIfMatch"] = obj.etag
         try:
-            self._client.copy(source, self.bucket, self._key(dest_key))
+            self._client.copy(source, self.bucket, self._key(dest_key), ExtraArgs=extra)
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(f"copy {self.location(obj.key)} to", dest_key, exc) from None
 

@@ -178,6 +178,7 @@ def test_publish_day_writes_nothing_for_a_run_while_another_holds_the_day(lake_u
     check_held(lake, DAY, "holder")  # the holder itself may write
 
 
+@pytest.mark.orchestration
 def test_publish_day_never_writes_a_report_that_does_not_reconcile(lake_url):
     lake = open_storage(lake_url)
     land(lake, DAY, {"a.csv": _rows(0, 5)})

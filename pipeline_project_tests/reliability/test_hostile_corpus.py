@@ -319,3 +319,47 @@ def test_gzip_bomb_is_too_large_and_memory_stays_flat(lake_url):
     assert [(m["key"], m["reason"]) for m in jsonl(storage.read_bytes(FILES_KEY))] == [
         (f"{RAW}bomb.csv.gz", "too_large")
     ]
+
+
+def _peak_delta(url: str, day: str, limit: int) -> int:
+    """Bytes of peak RSS compute_day + publish_day add over the child's state after its imports."""
+    # The shell in between: see test_gzip_bomb_is_too_large_and_memory_stays_flat.
+    child = subprocess.run(
+        ["/bin/sh", "-c", '"$@"; exit $?', "sh", sys.executable, "-c", CHILD, url, day, str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    usage = json.loads(child.stdout.strip().splitlines()[-1])
+    return (usage["peak_kib"] - usage["before_kib"]) * 1024
+
+
+NEWLINE_BOMB_LIMIT = 8 << 20  # PIPELINE_MAX_FILE_BYTES=8388608, as the issue tried it
+NEWLINE_BOMB_BLOCK = 1 << 20
+NEWLINE_BOMB_REPEATS = 256  # a header and 256 MiB of empty lines, about 1 MB compressed
+
+
+@pytest.mark.orchestration
+def test_a_bomb_of_empty_lines_costs_a_few_mib_above_the_day_without_it(tmp_path):
+    """Empty lines are no rows, but each is a line of a block: a block of millions of them must
+    not cost memory per line. Deciding that the file is too large at 8 MiB costs at most a few
+    MiB above the same day without the file."""
+    head = (HEADER + "\n").encode()
+    bomb = gzip_bomb(b"\n" * NEWLINE_BOMB_BLOCK, NEWLINE_BOMB_REPEATS, head)
+    assert len(bomb) < 2 << 20
+    good = (HEADER + "\ng1,2025-03-09T10:00:00Z,u1,purchase,1.25,USD\n").encode()
+    plain_url, bomb_url = str(tmp_path / "plain"), str(tmp_path / "bombed")
+    land(open_storage(plain_url), DAY, {"good.csv": good})
+    land(open_storage(bomb_url), DAY, {"good.csv": good, "newlines.csv.gz": bomb})
+
+    plain = min(_peak_delta(plain_url, DAY, NEWLINE_BOMB_LIMIT) for _ in range(2))
+    bombed = min(_peak_delta(bomb_url, DAY, NEWLINE_BOMB_LIMIT) for _ in range(2))
+    print(f"peak RSS over imports: plain day {plain / 2**20:.1f} MiB, with the bomb {bombed / 2**20:.1f} MiB")
+    assert bombed - plain <= 8 << 20, (plain, bombed)
+
+    report = json.loads(open_storage(bomb_url).read_bytes(REPORT))
+    (bomb_entry,) = [e for e in report["inputs"] if e["key"].endswith("newlines.csv.gz")]
+    assert (bomb_entry["status"], bomb_entry["reason"]) == ("quarantined", "too_large")
+    assert report["records"] == {"read": 1, "valid": 1, "rejected": 0, "duplicates": 0}

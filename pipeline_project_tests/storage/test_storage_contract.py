@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import time
+import uuid
 
+import boto3
 import pytest
 
-from pipeline_project.storage import ObjectInfo, StorageError
+from pipeline_project.storage import ObjectInfo, StorageError, open_storage
 from pipeline_project_tests.storage.conftest import put
 
 DAY = "raw-data/2025-01-1/"
@@ -195,3 +198,31 @@ def test_delete_accepts_any_iterable(lake):
 
 def test_location_names_the_key_under_the_root(lake, lake_url):
     assert lake.location("reports/2025-01-01.json") == f"{lake_url.rstrip('/')}/reports/2025-01-01.json"
+
+
+@pytest.fixture(params=["local", "unversioned-s3"])
+def unversioned_lake(request, tmp_path):
+    """A store without versions: a local folder, or an S3 bucket without versioning (MinIO,
+    LocalStack and many S3-compatible APIs by default)."""
+    if request.param == "local":
+        return open_storage(str(tmp_path / "lake"))
+    request.getfixturevalue("s3_endpoint")
+    bucket = f"plain-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return open_storage(f"s3://{bucket}/lake")
+
+
+@pytest.mark.orchestration
+def test_an_unversioned_copy_copies_the_listed_content_or_nothing(unversioned_lake):
+    """Quarantine copies the file the report names: replaced after listing, it is not copied."""
+    put(unversioned_lake, f"{DAY}a.csv", b"listed")
+    (listed,) = unversioned_lake.list_objects(DAY)
+    assert listed.version_id is None
+    unversioned_lake.copy(listed, "quarantine/a.csv")
+    assert unversioned_lake.read_bytes("quarantine/a.csv") == b"listed"
+
+    time.sleep(0.01)  # a local file's identity includes its modification time
+    put(unversioned_lake, f"{DAY}a.csv", b"replaced!")
+    with pytest.raises(StorageError, match=r"Precondition ?Failed|changed after it was listed"):
+        unversioned_lake.copy(listed, "quarantine/b.csv")
+    assert unversioned_lake.read_bytes("quarantine/b.csv") is None
