@@ -26,7 +26,6 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.storage.compute_log_manager import ComputeIOType
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
-from moto.ecs.models import ecs_backends
 
 from pipeline_project.storage import open_storage
 from pipeline_project_tests.deploy.test_run_launcher import (  # noqa: F401  (fixtures)
@@ -38,6 +37,7 @@ from pipeline_project_tests.deploy.test_run_launcher import (  # noqa: F401  (fi
     _aws,
     _create_run,
     _describe_task,
+    _die,
     code_server,
     db_name,
     postgres_home,
@@ -99,16 +99,6 @@ def _role_for_bucket(name: str, bucket: str) -> tuple[Cloud, Role]:
     cluster = "pipeline-test"
     cloud = Cloud(cluster, bucket, f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}", [], "sg-1", "unused")
     return cloud, Role(name, cloud, {"taskRoleArn": "unused", "executionRoleArn": "unused"})
-
-
-def _die(deployed: Stack, task_arn: str, exit_code: int) -> None:
-    """What ECS reports for a task whose container was killed (a Spot interruption, an OOM kill).
-    Clients cannot set an exit code through the ECS API, so it goes into moto's model directly."""
-    modelled = ecs_backends[ACCOUNT][REGION].tasks[deployed.cloud.name][task_arn]
-    for container in modelled.containers:
-        container.exitCode = exit_code
-        container.last_status = "STOPPED"
-    _aws("ecs").stop_task(cluster=deployed.cloud.name, task=task_arn, reason="OutOfMemoryError: container killed")
 
 
 def test_the_daemon_role_is_exactly_what_the_daemon_calls(stack: Stack):  # noqa: F811

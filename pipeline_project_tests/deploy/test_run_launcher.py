@@ -39,6 +39,7 @@ from dagster._grpc.client import DagsterGrpcClient
 from dagster._serdes import serialize_value
 from dagster_aws.ecs import EcsRunLauncher
 from dagster_postgres.auth import AwsWifTokenProvider
+from moto.ecs.models import ecs_backends
 from sqlalchemy.engine import make_url
 
 from pipeline_project.core.contract import report_key
@@ -365,6 +366,16 @@ def _fargate_environment(stack: Stack, task: dict) -> dict[str, str]:
         **{e["name"]: e["value"] for e in container.get("environment", [])},
         **{e["name"]: e["value"] for e in override.get("environment", [])},
     }
+
+
+def _die(deployed: Stack, task_arn: str, exit_code: int) -> None:
+    """What ECS reports for a task whose container was killed (a Spot interruption, an OOM kill).
+    Clients cannot set an exit code through the ECS API, so it goes into moto's model directly."""
+    modelled = ecs_backends[ACCOUNT][REGION].tasks[deployed.cloud.name][task_arn]
+    for container in modelled.containers:
+        container.exitCode = exit_code
+        container.last_status = "STOPPED"
+    _aws("ecs").stop_task(cluster=deployed.cloud.name, task=task_arn, reason="OutOfMemoryError: container killed")
 
 
 def test_deploy_yaml_is_the_production_instance(stack: Stack):
