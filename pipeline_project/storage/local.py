@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import io
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline_project.storage.base import ObjectInfo, Storage, StorageError
+
+# write()'s temporary file beside its target: .<name>.<uuid4 hex>.tmp
+_IN_FLIGHT = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
 
 
 class LocalStorage(Storage):
@@ -31,6 +35,8 @@ class LocalStorage(Storage):
         objects = []
         for folder, _dirs, files in os.walk(base):
             for name in files:
+                if _IN_FLIGHT.fullmatch(name):
+                    continue  # another writer's file, not yet an object (S3 lists no upload either)
                 path = Path(folder, name)
                 stat = path.stat()
                 key = path.relative_to(self.root).as_posix()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,18 @@ def test_open_refuses_a_file_changed_since_listing(tmp_path):
     storage.write("raw-data/2025-01-01/a.csv", io.BytesIO(b"three"), "text/csv")
     with pytest.raises(StorageError, match="raw-data/2025-01-01/a.csv changed after it was listed; run again"):
         storage.open(listed)
+
+
+def test_a_write_in_flight_is_not_listed(tmp_path):
+    """Two runs publishing one day at once: one lists quarantine/D/files/ to delete stale entries
+    while the other writes there. Its temporary file is no object yet, so it is never listed (and
+    deleted under the writer), as S3 never lists an upload in progress."""
+    storage = open_storage(str(tmp_path / "lake"))
+    storage.write("quarantine/d/files/a.txt", io.BytesIO(b"a"), "text/plain")
+    folder = tmp_path / "lake" / "quarantine" / "d" / "files"
+    (folder / f".b.txt.{uuid.uuid4().hex}.tmp").write_bytes(b"half")
+    (folder / ".c.tmp").write_bytes(b"someone's own file")
+    assert [o.key for o in storage.list_objects("quarantine/d/files/")] == [
+        "quarantine/d/files/.c.tmp",
+        "quarantine/d/files/a.txt",
+    ]
