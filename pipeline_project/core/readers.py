@@ -30,10 +30,16 @@ from pipeline_project.core.csv_blocks import CsvBlock, is_plain
 
 CHUNK_BYTES = 2 << 20
 BATCH_ROWS = 65_536
-# A CSV block also ends once it holds BLOCK_LINES lines (give or take one read of READ_BYTES):
-# parsing costs memory per line, and a file of empty lines has a line per byte.
-BLOCK_LINES = 16_384
+# Parsing a CSV block costs memory per line, and a file of empty lines has a line per byte: a
+# block of more lines than this is cut into blocks of at most this many (real rows, of 40 bytes
+# and more, fill a chunk with fewer).
+BLOCK_LINES = 32_768
+_CUT_WINDOW = 256 << 10  # bytes searched for newlines at a time while cutting
+# Text is read this much at a time, and twice as much after each read of lines longer than
+# SPARSE_LINE bytes on average (up to a chunk): a chunk of empty lines is never held whole, real
+# rows soon go a chunk at a time.
 READ_BYTES = 32 << 10
+SPARSE_LINE = 16
 # Far above any real field, yet a bound on what one unterminated quote can make us hold.
 CSV_FIELD_LIMIT = 16 << 20
 # Likewise for one physical line (a field at the limit plus the rest of its row fits).
@@ -164,32 +170,61 @@ def _csv_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[CsvBlock | Raw
     if missing:
         raise FileRejected("missing_columns", "header lacks " + ", ".join(missing))
     positions, width = tuple(header.index(c) for c in REQUIRED_COLUMNS), len(header)
-    line_number = 2
-    parts, size, lines = [rest], len(rest), rest.count(b"\n")  # what is read, not yet a block
+    small = min(READ_BYTES, chunk_bytes)
+    line_number, step = 2, small
+    parts, size, lines = [rest], len(rest), rest.count(b"\n")  # read, not yet in a block
     while True:
         if not eof and (lines == 0 or (size < chunk_bytes and lines < BLOCK_LINES)):
             if lines == 0 and size > CSV_FIELD_LIMIT:
                 yield from row_path(b"".join(parts), (positions, width), line_number)
                 return
-            chunk = raw.read(min(READ_BYTES, chunk_bytes))
+            # A read stops at a chunk's end unless little is held (the rest of a line): a block is
+            # about a chunk, and a steady stream reads whole chunks.
+            want = step if size < small or size + step <= chunk_bytes else max(small, chunk_bytes - size)
+            chunk = raw.read(want)
             eof = not chunk
+            found = chunk.count(b"\n")
+            step = min(2 * step, chunk_bytes) if found * SPARSE_LINE < len(chunk) else small
             parts.append(chunk)
-            size, lines = size + len(chunk), lines + chunk.count(b"\n")
+            size, lines = size + len(chunk), lines + found
             continue
         buf = b"".join(parts)
         cut = buf.rfind(b"\n")
         if eof and cut != len(buf) - 1 and buf:
-            block, buf = buf + b"\n", b""  # the last line may lack its newline
+            block, buf, in_block = buf + b"\n", b"", lines + 1  # the last line may lack its newline
         elif cut < 0:
             return
         else:
-            block, buf = buf[: cut + 1], buf[cut + 1 :]
+            block, buf, in_block = buf[: cut + 1], buf[cut + 1 :], lines
         parts, size, lines = [buf], len(buf), 0  # after the cut, no newline is left
         if not is_plain(block) or _longest_line(block) > CSV_FIELD_LIMIT:
             yield from row_path(block + buf, (positions, width), line_number)
             return
-        yield CsvBlock(block, line_number, positions, width)
-        line_number += block.count(b"\n")
+        if in_block <= BLOCK_LINES:
+            yield CsvBlock(block, line_number, positions, width)
+            line_number += in_block
+            continue
+        start = 0
+        for end in _line_cuts(block, BLOCK_LINES):
+            yield CsvBlock(block[start:end], line_number, positions, width)
+            line_number += min(BLOCK_LINES, in_block)
+            in_block -= BLOCK_LINES
+            start = end
+
+
+def _line_cuts(block: bytes, most: int) -> list[int]:
+    """Where to cut a block of whole lines into pieces of `most` lines (the last may hold fewer):
+    the offset after every most-th newline, and the block's end. Searched a window at a time, so
+    the positions held never outnumber a window's bytes."""
+    view, cuts, seen = np.frombuffer(block, np.uint8), [], 0
+    for start in range(0, len(block), _CUT_WINDOW):
+        ends = np.flatnonzero(view[start : start + _CUT_WINDOW] == ord("\n"))
+        first = (most - seen % most) - 1  # index in ends of the next most-th newline
+        cuts += (ends[first::most] + start + 1).tolist()
+        seen += len(ends)
+    if not cuts or cuts[-1] != len(block):
+        cuts.append(len(block))
+    return cuts
 
 
 def _longest_line(block: bytes) -> int:

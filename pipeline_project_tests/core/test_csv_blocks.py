@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 from dataclasses import dataclass
+from itertools import accumulate
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -561,3 +562,24 @@ def test_header_only_empty_and_late_header_files(data):
 )
 def test_is_plain(data, plain):
     assert is_plain(data) is plain
+
+
+def test_a_block_of_more_lines_than_block_lines_is_cut_with_line_numbers_intact():
+    """Empty lines cost a parse nothing per byte: a chunk holding more than BLOCK_LINES lines is
+    cut into blocks of at most that many, and the rows, line numbers and rejections stay the same."""
+    from pipeline_project.core.readers import BLOCK_LINES
+
+    rows = ["e1,2025-03-09T10:15:00Z,u1,view,,", "e2,bad,u2,view,,", "e3,2025-03-09T10:15:00Z,u3"]
+    data = lines(HEADER, rows[0], *([""] * (2 * BLOCK_LINES + 5)), rows[1], *([" \t"] * BLOCK_LINES), rows[2])
+    got = items(data, chunk_bytes=len(data))
+    blocks = [item for item in got if isinstance(item, CsvBlock)]
+    assert len(blocks) > 3 and all(b.data.count(b"\n") <= BLOCK_LINES for b in blocks)
+    assert [b.first_line for b in blocks] == list(accumulate([2] + [b.data.count(b"\n") for b in blocks[:-1]]))
+    outcome = assert_same("csv", data, chunk_bytes=len(data))
+    assert outcome.comparable() == assert_same("csv", data, chunk_bytes=4096).comparable()
+    parsed = [parse_block(b) for b in blocks]
+    assert sum(p.read for p in parsed) == 3
+    assert [r[:2] for p in parsed for r in p.rejected] == [
+        (2 * BLOCK_LINES + 8, "invalid_timestamp"),
+        (3 * BLOCK_LINES + 9, "malformed_row"),
+    ]
