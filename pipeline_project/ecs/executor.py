@@ -21,7 +21,7 @@ from dagster._core.executor.step_delegating import StepDelegatingExecutor, StepH
 from dagster_aws.ecs.executor import EcsStepHandler
 from dagster_aws.ecs.launcher import EcsRunLauncher
 
-from pipeline_project.ecs.guard import refuse_escalation
+from pipeline_project.ecs.guard import check_overrides_size, refuse_escalation
 
 
 class GuardedEcsStepHandler(EcsStepHandler):
@@ -30,6 +30,10 @@ class GuardedEcsStepHandler(EcsStepHandler):
         refuse_escalation(step_handler_context.dagster_run.tags)
         refuse_escalation(step_handler_context.step_tags[step_key], what=f"step {step_key}")
         yield from super().launch_step(step_handler_context)
+
+    def _run_task(self, **run_task_kwargs):
+        check_overrides_size(run_task_kwargs.get("overrides", {}), what="a step")
+        return super()._run_task(**run_task_kwargs)
 
 
 @executor(

@@ -9,6 +9,7 @@ Only the sizing tags the trigger policy writes pass; every other `ecs/` tag is r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 # The trigger policy's sizing tags (defs/policy.py): positive integers, Fargate checks the pair.
@@ -34,3 +35,22 @@ def refuse_escalation(tags: Mapping[str, str], what: str = "run") -> None:
         value = str(tags[key])
         if not (value.isascii() and value.isdigit() and int(value) > 0):
             raise EscalationRefused(f"{what} refused: its tag {key} must be a positive whole number, not {value!r}.")
+
+
+# RunTask refuses overrides above this many characters (the JSON of the `overrides` field).
+OVERRIDES_LIMIT = 8192
+
+
+class OverridesTooLarge(Exception):
+    """A RunTask request ECS would refuse: said here, with the setting to change."""
+
+
+def check_overrides_size(overrides: Mapping, what: str = "run") -> int:
+    """The overrides' size in characters, as ECS counts them; raise OverridesTooLarge above the limit."""
+    size = len(json.dumps(overrides, separators=(",", ":")))
+    if size > OVERRIDES_LIMIT:
+        raise OverridesTooLarge(
+            f"{what}'s ECS task overrides are {size} characters, over RunTask's {OVERRIDES_LIMIT}: lower "
+            "PIPELINE_BACKFILL_BATCH_DAYS or raise PIPELINE_SHARD_BYTES so a run holds fewer shards."
+        )
+    return size

@@ -635,3 +635,69 @@ def test_the_queue_refuses_a_run_that_would_escalate_and_starts_no_task(stack: S
         assert _describe_task(stack.cloud, run.tags["ecs/task_arn"])["lastStatus"] == "RUNNING"
         _aws("ecs").stop_task(cluster=stack.cloud.name, task=run.tags["ecs/task_arn"])
         stack.instance.report_run_failed(run)  # frees the day's concurrency slot for the next one
+
+
+def _step_overrides(stack: Stack, run, days: int, shards: int) -> dict:
+    """What the ecs_executor asks RunTask to override for a sharded run's publish step, the step
+    that knows the most (every shard's task and scan): its command, and its args compressed in
+    the environment (dagster_aws's EcsStepHandler), for `days` days of `shards` shards."""
+    from dagster._core.execution.plan.outputs import StepOutputHandle
+    from dagster._core.execution.plan.state import KnownExecutionState
+    from dagster._core.execution.retries import RetryMode
+    from dagster._grpc.types import ExecuteStepArgs
+
+    keys = [f"d202503{day + 1:02d}_{shard:04d}" for day in range(days) for shard in range(shards)]
+    ready = {StepOutputHandle("daily_report.plan", "plans")}
+    ready |= {StepOutputHandle("daily_report.plan", "tasks", key) for key in keys}
+    ready |= {StepOutputHandle(f"daily_report.scan_shard_files[{key}]", "result") for key in keys}
+    known = KnownExecutionState(dynamic_mappings={"daily_report.plan": {"tasks": keys}}, ready_outputs=ready)
+    args = ExecuteStepArgs(
+        job_origin=run.job_code_origin,
+        run_id=run.run_id,
+        step_keys_to_execute=["daily_report.publish"],
+        instance_ref=stack.instance.get_ref(),
+        retry_mode=RetryMode.DISABLED,
+        known_state=known,
+        should_verify_step=True,
+        print_serialized_events=True,
+    )
+    environment = [{"name": e["name"], "value": e["value"]} for e in args.get_command_env()]
+    command = list(args.get_command_args(skip_serialized_namedtuple=True))
+    return {
+        "containerOverrides": [{"name": "run", "command": command, "environment": environment}],
+        "cpu": "2048",
+        "memory": "8192",
+    }
+
+
+@pytest.mark.orchestration
+def test_runtask_overrides_stay_under_the_limit_for_the_largest_plan(stack: Stack):
+    """The run's overrides do not grow with its days; a step's grow with the run's shards. A
+    backfill batch of PIPELINE_BACKFILL_BATCH_DAYS days of 20 shards each fits, and a plan that
+    would not fit fails before RunTask, naming the limit and the settings."""
+    from pipeline_project.ecs.guard import OVERRIDES_LIMIT, OverridesTooLarge, check_overrides_size
+    from pipeline_project.settings import SETTINGS
+
+    batch_days = int(SETTINGS["PIPELINE_BACKFILL_BATCH_DAYS"].default)
+    run = _create_run(stack, DAY)
+    stack.instance.launch_run(run.run_id, stack.workspace.create_request_context())
+    (request,) = _run_task_calls(stack)
+    run_size = check_overrides_size(request["overrides"])
+    largest = check_overrides_size(_step_overrides(stack, run, batch_days, 20), what="a step")
+    one_day = check_overrides_size(_step_overrides(stack, run, 1, 20), what="a step")
+    assert run_size < OVERRIDES_LIMIT and one_day < largest < OVERRIDES_LIMIT
+    # Where it stops fitting: shards per run (days x shards), 20 shards a day.
+    days = batch_days
+    while len(json.dumps(_step_overrides(stack, run, days + 1, 20), separators=(",", ":"))) <= OVERRIDES_LIMIT:
+        days += 1
+    with pytest.raises(OverridesTooLarge) as refused:
+        check_overrides_size(_step_overrides(stack, run, days + 1, 20), what="a step")
+    assert str(refused.value).startswith("a step's ECS task overrides are ")
+    assert str(refused.value).endswith(
+        f", over RunTask's {OVERRIDES_LIMIT}: lower PIPELINE_BACKFILL_BATCH_DAYS or raise PIPELINE_SHARD_BYTES "
+        "so a run holds fewer shards."
+    )
+    print(
+        f"RunTask overrides: run {run_size} characters; publish step of {batch_days} days x 20 shards {largest},"
+        f" of 1 day x 20 shards {one_day}; the limit is reached past {days} days x 20 shards"
+    )
