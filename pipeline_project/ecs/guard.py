@@ -1,4 +1,4 @@
-"""Which run and step tags may reach an ECS RunTask request.
+"""What may reach an ECS RunTask request: which run and step tags, and how many characters.
 
 dagster_aws copies the tags `ecs/run_task_kwargs`, `ecs/task_overrides` and
 `ecs/container_overrides` into RunTask (and reads `ecs/ephemeral_storage`). Anyone who may launch a
