@@ -880,6 +880,19 @@ STEP_LAUNCHER_STATEMENTS = STOP_RUN_TASKS_STATEMENTS + [
 ]
 
 
+# The run worker's and the RUN_DATE entry's access to the lake and the instance.
+RUN_DATA_ACTIONS = {
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "rds-db:connect",
+}
 # What each Dagster task role may do, as IAM actions (the calls its code makes; the data bucket's
 # KMS actions are in the dynamic statement that exists only with SSE-KMS).
 ROLE_ACTIONS = {
@@ -902,36 +915,18 @@ ROLE_ACTIONS = {
         "kms:Decrypt",
         "rds-db:connect",
     },
-    "run": {
-        "s3:ListBucket",
-        "s3:ListBucketVersions",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "s3:PutObject",
-        "s3:AbortMultipartUpload",
-        "s3:DeleteObject",
-        "kms:Decrypt",
-        "kms:GenerateDataKey",
+    # The run worker: the lake, plus starting and stopping its step tasks.
+    "run": RUN_DATA_ACTIONS
+    | {
         "ecs:RunTask",
         "ecs:DescribeTasks",
         "ecs:StopTask",
         "ecs:TagResource",
         "ecs:DescribeTaskDefinition",
         "iam:PassRole",
-        "rds-db:connect",
     },
-    "reprocess": {
-        "s3:ListBucket",
-        "s3:ListBucketVersions",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "s3:PutObject",
-        "s3:AbortMultipartUpload",
-        "s3:DeleteObject",
-        "kms:Decrypt",
-        "kms:GenerateDataKey",
-        "rds-db:connect",
-    },
+    # The RUN_DATE entry: the run worker's lake access, no ECS.
+    "reprocess": RUN_DATA_ACTIONS,
     "code_server": {
         "s3:ListBucketVersions",
         "s3:GetObject",
