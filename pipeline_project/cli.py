@@ -18,6 +18,7 @@ import warnings
 
 from pipeline_project.core.contract import raw_day_prefix, report_key
 from pipeline_project.core.dates import InvalidDay, days_between, parse_day
+from pipeline_project.storage import StorageError
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -247,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(f"pipeline-project: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        # A StorageError is already a sentence naming the location; its class name is noise.
+        what = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
+        print(f"pipeline-project: {what} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

@@ -1,4 +1,4 @@
-"""CloudWatch Embedded Metric Format: one JSON line on stdout per report written.
+"""CloudWatch Embedded Metric Format: one JSON line on stdout per report written, where CloudWatch reads it.
 
 CloudWatch Logs turns a log event that is exactly such a JSON object into metrics (namespace
 `PipelineProject`, dimension `Environment`), so the alarms need no agent and no API calls. The
@@ -15,6 +15,7 @@ import sys
 import time
 
 from pipeline_project.core.report import rejection_rate
+from pipeline_project.observability.logging import log_format
 from pipeline_project.settings import value
 
 NAMESPACE = "PipelineProject"
@@ -79,8 +80,14 @@ def emit(document: dict, fd: int = 1) -> None:
         data = data[os.write(fd, data) :]
 
 
+def cloudwatch_reads_stdout() -> bool:
+    """On ECS (which sets ECS_CONTAINER_METADATA_URI_V4 in every task; awslogs ships stdout) or with
+    PIPELINE_LOG_FORMAT=json. Elsewhere stdout is a person's terminal, where the line is noise."""
+    return bool(os.environ.get("ECS_CONTAINER_METADATA_URI_V4")) or log_format() == "json"
+
+
 def emit_report_metrics(report: dict, duration_seconds: float, run_id: str) -> dict:
-    """Build and print the line for a report just written; returns the document."""
+    """Build the document for a report just written and print it where CloudWatch reads stdout."""
     document = report_metrics(
         report,
         environment=value("PIPELINE_ENVIRONMENT"),
@@ -88,5 +95,6 @@ def emit_report_metrics(report: dict, duration_seconds: float, run_id: str) -> d
         duration_seconds=duration_seconds,
         timestamp_ms=int(time.time() * 1000),
     )
-    emit(document)
+    if cloudwatch_reads_stdout():
+        emit(document)
     return document

@@ -156,8 +156,14 @@ def test_emit_writes_one_compact_line_on_stdout(capfd):
     assert out == "before" + json.dumps(document, separators=(",", ":")) + "\n"
 
 
-def test_materialization_prints_one_line_per_partition(local_url, capfd, monkeypatch):
+# Where CloudWatch reads stdout: every ECS task has the metadata URI; JSON logs elsewhere.
+CLOUDWATCH = [("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/task-1"), ("PIPELINE_LOG_FORMAT", "json")]
+
+
+@pytest.mark.parametrize(("variable", "setting"), CLOUDWATCH)
+def test_materialization_prints_one_line_per_partition(local_url, capfd, monkeypatch, variable, setting):
     monkeypatch.setenv("PIPELINE_ENVIRONMENT", "dev")
+    monkeypatch.setenv(variable, setting)
     lake = open_storage(local_url)
     days = ["2025-03-01", "2025-03-02", "2025-03-03"]
     for n, day in enumerate(days):
@@ -186,8 +192,24 @@ def test_materialization_prints_one_line_per_partition(local_url, capfd, monkeyp
         assert before <= document["_aws"]["Timestamp"] <= int(time.time() * 1000)
 
 
+def test_a_terminal_gets_no_metric_line(local_url, capfd, monkeypatch):
+    monkeypatch.delenv("ECS_CONTAINER_METADATA_URI_V4", raising=False)
+    monkeypatch.delenv("PIPELINE_LOG_FORMAT", raising=False)
+    land_sample(open_storage(local_url), "2025-03-04", rows=20)
+    result = materialize(
+        [raw_data, daily_report],
+        selection=[daily_report],
+        partition_key="2025-03-04",
+        resources=make_resources(local_url),
+    )
+    assert result.success
+    assert json.loads(open_storage(local_url).read_bytes(report_key("2025-03-04")))["records"]["read"] == 20
+    assert "{" not in capfd.readouterr().out
+
+
 def test_environment_defaults_to_local_and_a_day_without_report_prints_nothing(local_url, capfd, monkeypatch):
     monkeypatch.delenv("PIPELINE_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("PIPELINE_LOG_FORMAT", "json")
     land_sample(open_storage(local_url), "2025-03-04", rows=20)
     ok = materialize(
         [raw_data, daily_report],
