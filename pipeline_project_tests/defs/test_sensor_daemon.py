@@ -111,6 +111,8 @@ class Daemon:
     Its DAGSTER_HOME holds a sqlite instance with a QueuedRunCoordinator; launch_runs=False holds
     every run in the queue (max_concurrent_runs: 0)."""
 
+    target = ("-m", "pipeline_project.definitions")  # where the daemon loads the code from
+
     def __init__(self, home: Path, env: dict[str, str], logs: Path):
         self.home = home
         self.env = {**env, "DAGSTER_HOME": str(home)}
@@ -134,7 +136,7 @@ class Daemon:
         self.starts += 1
         log = (self.logs / f"dagster-daemon-{self.starts}.log").open("w")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "pipeline_project.definitions"],
+            [str(Path(sys.executable).with_name("dagster-daemon")), "run", *self.target],
             cwd=REPO,
             env=self.env,
             stdout=log,
