@@ -1,4 +1,4 @@
-"""The three ways the benchmark computes a day's report numbers, each run in its own process.
+"""The four ways the benchmark computes a day's report numbers, each run in its own process.
 
 - pipeline: the pipeline's own code path, compute_day + publish_day over open_storage(root),
   exactly what the daily_report asset calls, whatever engine sits behind them.
@@ -7,6 +7,10 @@
   event id in (key order, row order), exact decimal sums.
 - pandas: the naive script: read every file whole, concatenate, validate with vectorised string
   operations, then group.
+- polars: what a good polars user writes: lazy scans with every column as String, validation with
+  str.contains / str.slice / str.to_date, unique(keep="first", maintain_order=True), Decimal(38, 2)
+  sums, collected by the streaming engine. Its JSON reader (like DuckDB's) takes numbers through a
+  double; the runner says when a day holds what they cannot read exactly (json_hazards).
 
 `python -m pipeline_project.bench.engines ENGINE ROOT DAY FORMAT` prints one JSON object: the
 report numbers, the work seconds (imports excluded) and the process's peak RSS.
@@ -23,8 +27,18 @@ from pathlib import Path
 from pipeline_project.core.contract import EVENT_TYPES, ROW_REASONS, is_ignored, raw_day_prefix
 
 NUMBERS = ("records", "rejected_by_reason", "events_by_type", "unique_users", "hourly_events", "revenue")
-ENGINES = ("pipeline", "duckdb", "pandas")
-_EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
+ENGINES = ("pipeline", "duckdb", "pandas", "polars")
+# --format -> the files' ending. parquet: the six fields as text; parquet-native: a timestamp, a
+# decimal and an integer column among them (docs/data-contract.md, section 4).
+FORMATS = {
+    "csv": ".csv",
+    "csv.gz": ".csv.gz",
+    "jsonl": ".jsonl",
+    "jsonl.gz": ".jsonl.gz",
+    "parquet": ".parquet",
+    "parquet-native": ".parquet",
+}
+FIELDS = ("event_id", "event_time", "user_id", "event_type", "amount", "currency")
 # The contract's timestamp, as text: groups y, mo, d, h, mi, s, sign, oh, om. ASCII digits only.
 TIMESTAMP_RE = (
     r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?"
@@ -41,9 +55,14 @@ def data_files(root: str, day: str, fmt: str) -> list[str]:
     found = []
     for path in base.rglob("*"):
         relative = path.relative_to(base).as_posix()
-        if path.is_file() and not is_ignored(relative) and relative.endswith(_EXTENSIONS[fmt]):
+        if path.is_file() and not is_ignored(relative) and relative.endswith(FORMATS[fmt]):
             found.append((prefix + relative, str(path)))
     return [path for _key, path in sorted(found)]
+
+
+def kind(fmt: str) -> str:
+    """How a format is read: csv, jsonl or parquet (gzip and native types are the reader's business)."""
+    return fmt.removesuffix(".gz").removesuffix("-native")
 
 
 def format_cents(cents: int) -> str:
@@ -99,13 +118,7 @@ WITH source AS (
     FROM {source}
 ),
 trimmed AS (
-    SELECT ord,
-           clean(event_id::VARCHAR) AS id,
-           clean(event_time::VARCHAR) AS ts,
-           clean(user_id::VARCHAR) AS uid,
-           clean(event_type::VARCHAR) AS typ,
-           clean(amount::VARCHAR) AS amt,
-           clean(currency::VARCHAR) AS cur
+    SELECT ord, {trimmed}
     FROM source
 ),
 parsed AS (
@@ -167,11 +180,28 @@ GROUP BY GROUPING SETS ((), (reason), (cur))
 """
 
 
-def duckdb_query(fmt: str) -> str:
-    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in ("event_id", "event_time", "user_id", "event_type")) + ", "
-    columns += ", ".join(f"'{c}': 'VARCHAR'" for c in ("amount", "currency", "country")) + "}"
-    source = _DUCKDB_SOURCES[fmt].replace("{columns}", columns)
-    return _DUCKDB_SQL.replace("{source}", source)
+_DUCKDB_ALIASES = dict(zip(FIELDS, ("id", "ts", "uid", "typ", "amt", "cur"), strict=True))
+
+
+def _duckdb_text(column: str, sql_type: str) -> str:
+    """The column as the contract's text: a native value's VARCHAR cast is that text (a decimal keeps its
+    scale, a TIMESTAMP reads as UTC) except a zoned timestamp's, which carries '+00'."""
+    if sql_type in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"):
+        return f"strftime(timezone('UTC', {column}::TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%fZ')"
+    return f"{column}::VARCHAR"
+
+
+def duckdb_source(fmt: str) -> str:
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in (*FIELDS, "country")) + "}"
+    return _DUCKDB_SOURCES[kind(fmt)].replace("{columns}", columns)
+
+
+def duckdb_query(fmt: str, types: dict[str, str] | None = None) -> str:
+    """types: each field's SQL type in the source (Parquet); text when absent."""
+    trimmed = ", ".join(
+        f"clean({_duckdb_text(c, (types or {}).get(c, 'VARCHAR'))}) AS {alias}" for c, alias in _DUCKDB_ALIASES.items()
+    )
+    return _DUCKDB_SQL.replace("{source}", duckdb_source(fmt)).replace("{trimmed}", trimmed)
 
 
 def run_duckdb(root: str, day: str, fmt: str):
@@ -184,8 +214,12 @@ def run_duckdb(root: str, day: str, fmt: str):
         connection.execute(_DUCKDB_CLEAN)
         # Beyond memory, DuckDB spills to this folder: the day need not fit in RAM.
         connection.execute(f"SET temp_directory = '{Path(root, '.duckdb_tmp').as_posix()}'")
+        types = None
+        if kind(fmt) == "parquet":
+            described = connection.execute(f"DESCRIBE SELECT * FROM {duckdb_source(fmt)}", {"files": files})
+            types = {name: sql_type for name, sql_type, *_rest in described.fetchall()}
         rows = connection.execute(
-            duckdb_query(fmt),
+            duckdb_query(fmt, types),
             {
                 "files": files,
                 "ts_re": TIMESTAMP_RE,
@@ -228,15 +262,17 @@ def run_pandas(root: str, day: str, fmt: str):
     import numpy as np
     import pandas as pd
 
-    fields = ("event_id", "event_time", "user_id", "event_type", "amount", "currency")
+    fields = FIELDS
 
     def read(path: str):
-        if fmt == "csv":
+        # pandas infers gzip from the name.
+        if kind(fmt) == "csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False, usecols=list(fields))
-        if fmt == "jsonl":
+        if kind(fmt) == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False, precise_float=True)
             return frame.reindex(columns=list(fields)).astype("string")
-        return pd.read_parquet(path, columns=list(fields))
+        # Arrow-backed columns: integers with nulls stay integers, timestamps past 9999 stay printable.
+        return pd.read_parquet(path, columns=list(fields), dtype_backend="pyarrow")
 
     def work() -> dict:
         files = data_files(root, day, fmt)
@@ -294,8 +330,9 @@ def run_pandas(root: str, day: str, fmt: str):
         kept = valid & ~duplicate
 
         kept_type = typ[kept]
+        # A day without a kept purchase or refund splits into no column at all.
         whole_frac = amt[kept & monetary].str.split(".", n=1, expand=True, regex=False)
-        cents = whole_frac[0].astype("int64") * 100
+        cents = whole_frac[0].astype("int64") * 100 if whole_frac.shape[1] else pd.Series([], dtype="int64")
         if whole_frac.shape[1] > 1:
             cents += whole_frac[1].fillna("0").str.pad(2, side="right", fillchar="0").astype("int64")
         money = pd.DataFrame(
@@ -332,9 +369,142 @@ def run_pandas(root: str, day: str, fmt: str):
     return work
 
 
+# --- polars ---------------------------------------------------------------------------------
+
+# What Python's str.strip() strips (every c with c.isspace()); polars' strip_chars() without
+# characters strips Rust's whitespace, which lacks U+001C-U+001F.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def run_polars(root: str, day: str, fmt: str):
+    import polars as pl
+
+    def as_text(name: str, dtype) -> pl.Expr:
+        """A column as the contract's text (section 4): native Parquet values rendered, strings as they are."""
+        column = pl.col(name)
+        if dtype == pl.String:
+            return column
+        if isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None:
+                column = column.dt.convert_time_zone("UTC")
+            return column.dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")  # a year past 9999 gets a sign: invalid
+        return column.cast(pl.String)  # a decimal keeps its scale, an integer its digits
+
+    def scan(path: str) -> pl.LazyFrame:
+        if kind(fmt) == "csv":
+            frame = pl.scan_csv(path, infer_schema=False)  # every column a String; gzip read as such
+        elif kind(fmt) == "jsonl":
+            frame = pl.scan_ndjson(path, schema=dict.fromkeys(FIELDS, pl.String))
+        else:
+            frame = pl.scan_parquet(path)
+        schema = frame.collect_schema()
+        return frame.select(as_text(name, schema[name]).alias(name) for name in FIELDS)
+
+    def clean(name: str) -> pl.Expr:
+        text = pl.col(name).str.strip_chars(PY_WHITESPACE)
+        return pl.when(text != "").then(text)
+
+    def work() -> dict:
+        files = data_files(root, day, fmt)
+        frame = pl.concat([scan(path) for path in files], how="vertical").select(
+            clean(name).alias(alias) for name, alias in _DUCKDB_ALIASES.items()
+        )
+        ts, typ, amt, cur = pl.col("ts"), pl.col("typ"), pl.col("amt"), pl.col("cur")
+
+        def number(start: int, length: int) -> pl.Expr:
+            return ts.str.slice(start, length).cast(pl.Int32, strict=False)
+
+        # The regex decides the shape; the fields sit at fixed places in a matching text.
+        y, h, mi, sec = number(0, 4), number(11, 2), number(14, 2), number(17, 2)  # the month: to_date
+        zone = ts.str.slice(-6)
+        has_offset = zone.str.contains(r"^[+-][0-9]{2}:[0-9]{2}$")
+        oh, om = zone.str.slice(1, 2).cast(pl.Int32, strict=False), zone.str.slice(4, 2).cast(pl.Int32, strict=False)
+        offset = pl.when(has_offset).then((oh * 60 + om) * pl.when(zone.str.starts_with("-")).then(-1).otherwise(1))
+        real = (
+            ts.str.contains(TIMESTAMP_RE)
+            & ts.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).is_not_null()  # a real day
+            & (y >= 1)
+            & (h <= 23)
+            & (mi <= 59)
+            & (sec <= 59)
+            & (~has_offset | ((oh <= 23) & (om <= 59)))
+        ).fill_null(False)
+        monetary = typ.is_in(["purchase", "refund"]).fill_null(False)
+        reason = (
+            pl.when(pl.any_horizontal(pl.col("id", "ts", "uid", "typ").is_null()))
+            .then(pl.lit("missing_field"))
+            .when(~typ.is_in(list(EVENT_TYPES)))
+            .then(pl.lit("invalid_event_type"))
+            .when(~real)
+            .then(pl.lit("invalid_timestamp"))
+            .when(monetary & ~amt.str.contains(f"^{AMOUNT_RE}$").fill_null(False))
+            .then(pl.lit("invalid_amount"))
+            .when(monetary & ~cur.str.contains(f"^{CURRENCY_RE}$").fill_null(False))
+            .then(pl.lit("invalid_currency"))
+        )
+        classified = frame.select(
+            "id",
+            "uid",
+            "typ",
+            reason.alias("reason"),
+            ((h * 60 + mi - offset.fill_null(0) + 1440) // 60 % 24).alias("hour"),
+            pl.when(monetary).then(cur).alias("cur"),
+            pl.when(monetary).then(amt.cast(pl.Decimal(38, 2), strict=False)).alias("money"),
+        )
+        kept = (
+            classified.filter(pl.col("reason").is_null())
+            .drop("reason")
+            .unique(subset="id", keep="first", maintain_order=True)
+        )
+        reasons, groups, users = pl.collect_all(
+            [
+                classified.group_by("reason").len(),
+                kept.group_by("typ", "hour", "cur").agg(pl.len(), pl.col("money").sum()),
+                kept.select(pl.col("uid").n_unique()),
+            ],
+            engine="streaming",
+        )
+        by_reason = dict(reasons.iter_rows())
+        valid = by_reason.pop(None, 0)
+        types, hours, money = dict.fromkeys(EVENT_TYPES, 0), [0] * 24, {}
+        for typ_, hour, currency, count, total in groups.iter_rows():
+            types[typ_] += count
+            hours[hour] += count
+            if currency is not None:
+                sums = money.setdefault(currency, {"purchase": 0, "refund": 0})
+                sums[typ_] += int(total * 100)
+        kept_rows = sum(types.values())
+        return {
+            "records": {
+                "read": valid + sum(by_reason.values()),
+                "valid": kept_rows,
+                "rejected": sum(by_reason.values()),
+                "duplicates": valid - kept_rows,
+            },
+            "rejected_by_reason": {r: by_reason.get(r, 0) for r in ROW_REASONS},
+            "events_by_type": types,
+            "unique_users": users.item(),
+            "hourly_events": hours,
+            "revenue": {
+                c: {
+                    "gross": format_cents(s["purchase"]),
+                    "refunds": format_cents(s["refund"]),
+                    "net": format_cents(s["purchase"] - s["refund"]),
+                }
+                for c, s in sorted(money.items())
+            },
+            "files": len(files),
+        }
+
+    return work
+
+
 # --- one engine, measured -------------------------------------------------------------------
 
-_RUNNERS = {"pipeline": run_pipeline, "duckdb": run_duckdb, "pandas": run_pandas}
+_RUNNERS = {"pipeline": run_pipeline, "duckdb": run_duckdb, "pandas": run_pandas, "polars": run_polars}
 
 
 def peak_rss_bytes() -> int:

@@ -12,11 +12,19 @@ Besides plain rows, a day holds what the contract has to get right at scale:
 - duplicates: exact resends of an earlier row of the same file, and reused event ids from other
   files (before or after in key order) with different content, so only first-occurrence in
   (key order, row order) gives the right totals.
+
+`csv.gz` and `jsonl.gz` are the same text gzipped (level 6, as `gzip` does); their size is the
+text's. `parquet-native` holds what a producer's schema would: `event_time` a UTC timestamp (us),
+`user_id` an int64, `amount` a decimal(12, 2); its bad values are the ones those types can hold
+(a timestamp written in the wrong unit, past year 9999; a negative amount).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import decimal
+import gzip
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -29,12 +37,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline_project.bench.engines import FORMATS, kind
 from pipeline_project.core.contract import SUCCESS_MARKER, raw_day_prefix
 from pipeline_project.core.sample_data import _COUNTRIES, _CURRENCIES, _TYPES
 
 GENERATOR_VERSION = 1
-FORMATS = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}  # --format -> file extension
-FILE_BYTES = 64 << 20  # one file holds about this much
+FILE_BYTES = 64 << 20  # one file holds about this much (gzip: before compression)
 MIN_FILES = 4
 CHUNK_ROWS = 200_000
 FOLDERS = ("web", "app", "partner")  # file n goes to FOLDERS[n % 3]: key order != generation order
@@ -43,7 +51,7 @@ BAD_SHARE = 0.02
 RESEND_SHARE = 0.008  # exact copy of an earlier row of the same file
 REUSED_ID_SHARE = 0.004  # an event id from another (or the same) file, different content
 # First guess of bytes per row on disk, refined after every chunk.
-_ROW_BYTES_GUESS = {"csv": 100, "jsonl": 170, "parquet": 45}
+_ROW_BYTES_GUESS = {"csv": 100, "jsonl": 170, "parquet": 45, "parquet-native": 30}
 
 _TYPE_NAMES = sorted(set(_TYPES))
 _TYPE_WEIGHTS = np.array([_TYPES.count(t) for t in _TYPE_NAMES], dtype=float) / len(_TYPES)
@@ -71,10 +79,10 @@ def plan_files(root: str | os.PathLike, day: str, fmt: str, total_bytes: int, se
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     count = max(MIN_FILES, math.ceil(total_bytes / FILE_BYTES))
     per_file = max(1, total_bytes // count)
-    rows_total = max(1, total_bytes // _ROW_BYTES_GUESS[fmt])
+    rows_total = max(1, total_bytes // _ROW_BYTES_GUESS[_native_or_kind(fmt)])
     specs = []
     for n in range(count):
-        key = f"{raw_day_prefix(day)}{FOLDERS[n % len(FOLDERS)]}/events-{n:04d}.{FORMATS[fmt]}"
+        key = f"{raw_day_prefix(day)}{FOLDERS[n % len(FOLDERS)]}/events-{n:04d}{FORMATS[fmt]}"
         specs.append(
             FileSpec(
                 index=n,
@@ -95,7 +103,7 @@ def generate_day(
     root: str | os.PathLike, day: str, fmt: str, total_bytes: int, seed: int = 0, workers: int | None = None, log=print
 ) -> list[dict]:
     """Write the day's files under root/raw-data/day/ (and a _SUCCESS marker); returns
-    [{key, bytes, rows}] in key order."""
+    [{key, bytes, data_bytes, rows}] in key order (data_bytes: after gunzip)."""
     specs = plan_files(root, day, fmt, total_bytes, seed)
     for spec in specs:
         Path(spec.path).parent.mkdir(parents=True, exist_ok=True)
@@ -114,11 +122,19 @@ def generate_day(
     return sorted(results, key=lambda r: r["key"])
 
 
+def _native_or_kind(fmt: str) -> str:
+    return fmt if fmt == "parquet-native" else kind(fmt)
+
+
 def write_file(spec: FileSpec) -> dict:
     rng = np.random.default_rng([spec.seed, spec.index, GENERATOR_VERSION])
-    row_bytes = float(_ROW_BYTES_GUESS[spec.fmt])
+    row_bytes = float(_ROW_BYTES_GUESS[_native_or_kind(spec.fmt)])
     rows = 0
-    with open(spec.path, "wb") as sink:
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(open(spec.path, "wb"))
+        if spec.fmt.endswith(".gz"):
+            # mtime 0: the same bytes on every run. tell() counts the text, before compression.
+            sink = stack.enter_context(gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0, filename=""))
         writer = None
         while True:
             written = sink.tell()
@@ -128,12 +144,12 @@ def write_file(spec: FileSpec) -> dict:
                 row_bytes = written / rows
             n = int(min(CHUNK_ROWS, max(1, math.ceil((spec.target_bytes - written) / row_bytes))))
             table = make_chunk(rng, spec, rows, n)
-            if spec.fmt == "csv":
+            if kind(spec.fmt) == "csv":
                 if writer is None:
                     options = pacsv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=65_536)
                     writer = pacsv.CSVWriter(sink, table.schema, write_options=options)
                 writer.write_table(table)
-            elif spec.fmt == "parquet":
+            elif kind(spec.fmt) == "parquet":
                 if writer is None:
                     writer = pq.ParquetWriter(sink, table.schema)
                 writer.write_table(table, row_group_size=n)
@@ -142,7 +158,8 @@ def write_file(spec: FileSpec) -> dict:
             rows += n
         if writer is not None:
             writer.close()
-    return {"key": spec.key, "bytes": os.path.getsize(spec.path), "rows": rows}
+        data_bytes = sink.tell()
+    return {"key": spec.key, "bytes": os.path.getsize(spec.path), "data_bytes": data_bytes, "rows": rows}
 
 
 def _text(values: np.ndarray, width: int = 0) -> pa.Array:
@@ -184,39 +201,35 @@ def _event_ids(spec: FileSpec, file_index: np.ndarray | int, rows: np.ndarray) -
 
 
 def make_chunk(rng: np.random.Generator, spec: FileSpec, start: int, n: int) -> pa.Table:
-    """n rows of the file, starting at row `start` (0-based), as a table of strings (null: missing)."""
+    """n rows of the file, starting at row `start` (0-based), as a table of strings (null: missing),
+    or of native types for parquet-native."""
     rows = np.arange(start, start + n, dtype=np.int64)
     moment_ms = _midnight_ms(spec.day) + rng.integers(0, 86_400_000, n)
+    native = spec.fmt == "parquet-native"
 
-    event_time = _join(_timestamps(spec.day, moment_ms), "Z")
-    style = rng.choice(4, n, p=[0.85, 0.06, 0.05, 0.04])
-    offset = _OFFSETS_MINUTES[rng.integers(0, len(_OFFSETS_MINUTES), n)]
-    shifted = moment_ms + offset * 60_000
-    sign = np.where(offset < 0, "-", "+")
-    zone = _join(pa.array(sign), _text(np.abs(offset) // 60, 2), ":", _text(np.abs(offset) % 60, 2))
-    variants = {
-        1: lambda m: _join(_timestamps(spec.day, shifted[m]), zone.filter(pa.array(m))),  # local time, offset
-        2: lambda m: _timestamps(spec.day, moment_ms[m], " ", fraction=""),  # space, no fraction, no zone: UTC
-        3: lambda m: _join(_timestamps(spec.day, moment_ms[m], fraction="us"), "Z"),  # microseconds
-    }
-    for code, text in variants.items():
-        mask = style == code
-        event_time = pc.replace_with_mask(event_time, pa.array(mask), text(mask))
+    if native:
+        event_time = pa.array(moment_ms * 1000 + rng.integers(0, 1000, n), _NATIVE_TIME)
+    else:
+        event_time = _text_event_time(rng, spec, moment_ms, n)
 
     kinds = rng.choice(len(_TYPE_NAMES), n, p=_TYPE_WEIGHTS)
     event_type = pc.take(pa.array(_TYPE_NAMES), pa.array(kinds))
     monetary = np.isin(kinds, [_TYPE_NAMES.index("purchase"), _TYPE_NAMES.index("refund")])
     cents = rng.integers(100, 50_000, n)
-    amount = _join(_text(cents // 100), ".", _text(cents % 100, 2))
-    whole = rng.random(n) < 0.03
-    amount = pc.if_else(pa.array(whole), _text(cents // 100), amount)
-    amount = pc.if_else(pa.array(monetary), amount, _NULL)
+    if native:
+        amount = _decimal_cents(cents)
+    else:
+        amount = _join(_text(cents // 100), ".", _text(cents % 100, 2))
+        whole = rng.random(n) < 0.03
+        amount = pc.if_else(pa.array(whole), _text(cents // 100), amount)
+    amount = pc.if_else(pa.array(monetary), amount, pa.scalar(None, amount.type))
     currency = pc.take(_CURRENCY_NAMES, pa.array(rng.integers(0, len(_CURRENCY_NAMES), n)))
     currency = pc.if_else(pa.array(monetary), currency, _NULL)
+    users = rng.integers(0, spec.users, n)
     columns = {
         "event_id": _event_ids(spec, spec.index, rows),
         "event_time": event_time,
-        "user_id": _join("u", _text(rng.integers(0, spec.users, n), 7)),
+        "user_id": pa.array(users) if native else _join("u", _text(users, 7)),
         "event_type": event_type,
         "amount": amount,
         "currency": currency,
@@ -226,9 +239,10 @@ def make_chunk(rng: np.random.Generator, spec: FileSpec, start: int, n: int) -> 
     # Surrounding whitespace, which the contract ignores.
     for name, pad in (("event_type", " "), ("user_id", "\t"), ("event_id", "  ")):
         mask = pa.array(rng.random(n) < 0.005)
-        columns[name] = pc.if_else(mask, _join(pad, columns[name], pad), columns[name])
+        if pa.types.is_string(columns[name].type):
+            columns[name] = pc.if_else(mask, _join(pad, columns[name], pad), columns[name])
 
-    _break_rows(rng, columns, n, spec.day)
+    _break_rows(rng, columns, n, _native_breakages(spec.day) if native else _breakages(spec.day))
     table = pa.table(columns)
 
     # Exact resends of an earlier row of this chunk.
@@ -251,6 +265,36 @@ def make_chunk(rng: np.random.Generator, spec: FileSpec, start: int, n: int) -> 
         )
         table = table.set_column(0, "event_id", ids)
     return table
+
+
+_NATIVE_TIME = pa.timestamp("us", "UTC")
+_NATIVE_AMOUNT = pa.decimal128(12, 2)
+
+
+def _decimal_cents(cents: np.ndarray) -> pa.Array:
+    """Integer cents as decimal(12, 2): a decimal128 is the unscaled integer in 16 little-endian bytes."""
+    words = np.empty((len(cents), 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = cents >> 63  # the sign, extended
+    return pa.Array.from_buffers(_NATIVE_AMOUNT, len(cents), [None, pa.py_buffer(words)])
+
+
+def _text_event_time(rng: np.random.Generator, spec: FileSpec, moment_ms: np.ndarray, n: int) -> pa.Array:
+    event_time = _join(_timestamps(spec.day, moment_ms), "Z")
+    style = rng.choice(4, n, p=[0.85, 0.06, 0.05, 0.04])
+    offset = _OFFSETS_MINUTES[rng.integers(0, len(_OFFSETS_MINUTES), n)]
+    shifted = moment_ms + offset * 60_000
+    sign = np.where(offset < 0, "-", "+")
+    zone = _join(pa.array(sign), _text(np.abs(offset) // 60, 2), ":", _text(np.abs(offset) % 60, 2))
+    variants = {
+        1: lambda m: _join(_timestamps(spec.day, shifted[m]), zone.filter(pa.array(m))),  # local time, offset
+        2: lambda m: _timestamps(spec.day, moment_ms[m], " ", fraction=""),  # space, no fraction, no zone: UTC
+        3: lambda m: _join(_timestamps(spec.day, moment_ms[m], fraction="us"), "Z"),  # microseconds
+    }
+    for code, text in variants.items():
+        mask = style == code
+        event_time = pc.replace_with_mask(event_time, pa.array(mask), text(mask))
+    return event_time
 
 
 # Each breaks a row the contract's way: (share of bad rows, {column: new value or None}).
@@ -276,15 +320,36 @@ def _breakages(day: str) -> list[tuple[float, dict]]:
     ]
 
 
-def _break_rows(rng: np.random.Generator, columns: dict, n: int, day: str) -> None:
+def _native_breakages(day: str) -> list[tuple[float, dict]]:
+    """What a typed schema still lets through: nulls, bad strings, a negative decimal, and a
+    timestamp written in nanoseconds into a microsecond column (year 57,000: invalid_timestamp)."""
+    wrong_unit = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1_000_000_000
+    minus = decimal.Decimal("-5.00")
+    return [
+        (0.10, {"event_type": "checkout"}),  # invalid_event_type
+        (0.05, {"event_type": "View"}),  # invalid_event_type (case-sensitive)
+        (0.15, {"event_time": int(wrong_unit)}),  # invalid_timestamp: past year 9999
+        (0.10, {"user_id": None}),  # missing_field
+        (0.05, {"event_time": None}),  # missing_field
+        (0.05, {"event_id": "   "}),  # missing_field: whitespace only
+        (0.05, {"user_id": None, "event_type": "checkout"}),  # missing_field wins
+        (0.05, {"event_type": "checkout", "event_time": int(wrong_unit)}),  # invalid_event_type wins
+        (0.15, {"event_type": "refund", "amount": minus, "currency": "EUR"}),  # invalid_amount: sign
+        (0.05, {"event_type": "purchase", "amount": None, "currency": "USD"}),  # invalid_amount: missing
+        (0.05, {"event_type": "refund", "amount": decimal.Decimal("9.99"), "currency": "usd"}),  # invalid_currency
+        (0.10, {"event_type": "purchase", "amount": decimal.Decimal("1.50"), "currency": None}),  # invalid_currency
+        (0.05, {"event_type": "purchase", "amount": minus, "currency": "EURO"}),  # invalid_amount wins
+    ]
+
+
+def _break_rows(rng: np.random.Generator, columns: dict, n: int, breakages: list[tuple[float, dict]]) -> None:
     bad = rng.random(n) < BAD_SHARE
-    breakages = _breakages(day)
     shares = np.array([share for share, _ in breakages])
-    kind = rng.choice(len(breakages), n, p=shares / shares.sum())
+    which = rng.choice(len(breakages), n, p=shares / shares.sum())
     for k, (_share, changes) in enumerate(breakages):
-        mask = pa.array(bad & (kind == k))
+        mask = pa.array(bad & (which == k))
         for name, value in changes.items():
-            columns[name] = pc.if_else(mask, _NULL if value is None else pa.scalar(value), columns[name])
+            columns[name] = pc.if_else(mask, pa.scalar(value, columns[name].type), columns[name])
 
 
 def _jsonl_bytes(rng: np.random.Generator, table: pa.Table) -> memoryview:

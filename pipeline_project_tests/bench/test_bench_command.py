@@ -1,4 +1,4 @@
-"""`pipeline-project bench` end to end on a tiny day, and its three engines on the contract's corners."""
+"""`pipeline-project bench` end to end on a tiny day, and its four engines on the contract's corners."""
 
 from __future__ import annotations
 
@@ -46,7 +46,12 @@ def test_bench_command_reports_agree_and_last_line_is_json(fmt, tmp_path):
         assert result["seconds"] > 0 and result["mb_per_s"] > 0 and result["rows_per_s"] > 0
         assert result["peak_rss_bytes"] > 0 and result["process_seconds"] >= result["seconds"]
         assert result["files"] == summary["input"]["files"] >= 4
-    assert set(summary["ratios"]) == {"pipeline_vs_duckdb", "pipeline_vs_pandas"}
+    assert set(summary["ratios"]) == {"pipeline_vs_duckdb", "pipeline_vs_pandas", "pipeline_vs_polars"} | {
+        "pipeline_vs_fastest"
+    }
+    peers = [r["seconds"] for e, r in summary["results"].items() if e != "pipeline"]
+    assert summary["ratios"]["pipeline_vs_fastest"] == round(min(peers) / summary["results"]["pipeline"]["seconds"], 4)
+    assert summary["compared_on"] == dict.fromkeys(ENGINES, "all")
     assert summary["input"]["bytes"] >= 2 << 20
     assert summary["machine"]["cpu_count"] >= 1 and summary["machine"]["versions"]["duckdb"]
     # The day is realistic: every value-level reason, duplicates, all four types, revenue.
@@ -80,11 +85,13 @@ def test_a_disagreement_fails_the_command(monkeypatch, capsys):
         return {**result, "peak_rss_bytes": 1, "report": report}
 
     monkeypatch.setattr(runner, "run_engine", fake)
-    monkeypatch.setattr(runner, "generate_day", lambda *a, **k: [{"key": "k", "bytes": 10, "rows": 1}])
+    monkeypatch.setattr(
+        runner, "generate_day", lambda *a, **k: [{"key": "k", "bytes": 10, "data_bytes": 10, "rows": 1}]
+    )
     assert runner.run_bench(0.001) == 1
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["reports_equal"] is False
-    assert summary["differences"] == {"duckdb": [], "pandas": ["unique_users"]}
+    assert summary["differences"] == {"duckdb": [], "pandas": ["unique_users"], "polars": []}
 
 
 CORNERS = (
@@ -113,7 +120,7 @@ LATER = "event_id,event_time,user_id,event_type,amount,currency,country\nc1,2025
 EARLIER = "currency,amount,event_type,user_id,event_time,event_id\nUSD,5,purchase,u9,2025-06-15T08:00:00Z,d1\n"
 
 
-def test_the_three_engines_agree_on_the_contracts_corners(tmp_path):
+def test_the_four_engines_agree_on_the_contracts_corners(tmp_path):
     _require_duckdb()
     base = tmp_path / "raw-data" / DAY
     (base / "b").mkdir(parents=True)
@@ -123,6 +130,7 @@ def test_the_three_engines_agree_on_the_contracts_corners(tmp_path):
     reports = {engine: measure(engine, str(tmp_path), DAY, "csv")["report"] for engine in ENGINES}
     assert reports["duckdb"] == reports["pipeline"]
     assert reports["pandas"] == reports["pipeline"]
+    assert reports["polars"] == reports["pipeline"]
     report = reports["pipeline"]
     assert report["rejected_by_reason"] == {
         "malformed_row": 0,
