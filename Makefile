@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PIPELINE_STORAGE_URL ?= $(CURDIR)/.lake
 
-.PHONY: install tools test lint demo dev clean bench
+.PHONY: install tools test lint demo dev clean bench cost
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: install
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/pipeline-project bench --size-mb $(BENCH_SIZE_MB) --format $(BENCH_FORMAT) --seed $(BENCH_SEED)
 	@if [ -n "$(BENCH_SCALE)" ]; then $(BIN)/python -m pytest pipeline_project_tests/bench -m benchmark -q -p no:logging; fi
+
+# Monthly idle cost of dev and prod from terraform/ at the prices docs/deploy.md states.
+cost: install
+	@$(BIN)/python scripts/idle_cost.py
 
 clean:
 	rm -rf $(VENV) .tools .lake .dagster_home .pytest_cache .ruff_cache

@@ -425,8 +425,11 @@ def test_prod_values_are_production_grade():
     assert len(prod["availability_zones"]) >= 2 and len(dev["availability_zones"]) >= 2
     assert literal(prod["service_capacity_provider"]) == "FARGATE"
     assert literal(prod["enable_reprocess_schedule"]) is False and literal(dev["enable_reprocess_schedule"]) is False
-    # NAT (the ALB's way to the identity provider) in every zone in prod, one in dev.
-    assert literal(prod["single_nat_gateway"]) is False and literal(dev["single_nat_gateway"]) is True
+    # NAT (the ALB's way to the identity provider) in every zone in prod; dev's lean profile has one
+    # NAT instance instead of NAT gateways and interface endpoints.
+    assert literal(prod["single_nat_gateway"]) is False and prod["nat_instance_type"] is None
+    assert dev["nat_instance_type"] == "t4g.nano"
+    assert literal(prod["container_insights"]) == "enhanced" and literal(dev["container_insights"]) == "disabled"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -540,7 +543,15 @@ def test_rds_is_private_encrypted_and_password_managed():
     assert "password" not in db, "the master password is managed by RDS, never set by Terraform"
     assert db["deletion_protection"] == "${var.deletion_protection}"
     assert literal(db["skip_final_snapshot"]) is False
-    assert literal(db["performance_insights_enabled"]) is True
+    # Performance Insights: on by default and in prod; off only in dev, whose db.t4g.micro cannot have it.
+    assert db["performance_insights_enabled"] == "${var.performance_insights}"
+    assert db["performance_insights_kms_key_id"] == "${var.performance_insights ? var.kms_key_arn : null}"
+    assert default_of(mod.variables["performance_insights"]) is True
+    assert literal(tfvars("prod")["db_performance_insights"]) is True
+    assert (
+        literal(tfvars("dev")["db_performance_insights"]) is False
+        and tfvars("dev")["db_instance_class"] == "db.t4g.micro"
+    )
     assert db["backup_retention_period"] == "${var.backup_retention_days}"
     # Dagster logs in with IAM tokens: authentication is not optional.
     assert literal(db["iam_database_authentication_enabled"]) is True
@@ -599,9 +610,20 @@ def test_security_group_flows():
         assert body.get("description"), "every rule says why it exists"
         assert body["ip_protocol"] == "tcp", "no all-protocol rules"
         assert body["from_port"] == body["to_port"], "single ports only"
-    # The only internet rule of the VPC: the ALB's HTTPS egress to the identity provider.
-    internet = {(t, n) for (t, n), body in rules.items() if body.get("cidr_ipv4") == "0.0.0.0/0"}
-    assert internet == {("aws_vpc_security_group_egress_rule", "alb_to_identity_provider")}
+    # The internet rules of the VPC, all HTTPS egress: the ALB's to the identity provider and, in the
+    # lean profile only (dev), the tasks' to AWS APIs and the NAT instance's forwarding.
+    internet = {n: body for (t, n), body in rules.items() if body.get("cidr_ipv4") == "0.0.0.0/0"}
+    assert set(internet) == {"alb_to_identity_provider", "task_to_aws_apis_via_nat", "nat_to_internet"}
+    assert {(t, n) for (t, n) in rules if n in internet} == {
+        ("aws_vpc_security_group_egress_rule", n) for n in internet
+    }
+    assert all(body["from_port"] == 443 for body in internet.values())
+    assert internet["task_to_aws_apis_via_nat"]["for_each"] == "${local.nat_instance ? local.task_security_groups : {}}"
+    assert internet["nat_to_internet"]["count"] == "${local.nat_instance ? 1 : 0}"
+    assert internet["nat_to_internet"]["security_group_id"] == "${aws_security_group.nat.id}"
+    nat_from = rules[("aws_vpc_security_group_ingress_rule", "nat_from")]
+    assert nat_from["for_each"] == '${local.nat_instance ? merge(local.task_security_groups, {alb = ""}) : {}}'
+    assert nat_from["from_port"] == 443 and "cidr_ipv4" not in nat_from
     to_idp = rules[("aws_vpc_security_group_egress_rule", "alb_to_identity_provider")]
     assert to_idp["security_group_id"] == "${aws_security_group.alb.id}" and to_idp["from_port"] == 443
     assert "count" not in to_idp and "for_each" not in to_idp, "OIDC is always on"
@@ -638,7 +660,9 @@ def test_tasks_reach_sqs_without_nat():
     assert set(json.loads(f"[{required.group(1)}]")) <= set(variable["default"])
     assert "sqs" in validation["error_message"]
     endpoint = net.resources[("aws_vpc_endpoint", "interface")]
-    assert endpoint["for_each"] == "${toset(var.interface_endpoint_services)}"
+    assert endpoint["for_each"] == "${toset(local.endpoint_services)}"
+    # All of them unless the lean profile's NAT instance carries the tasks' AWS calls.
+    assert net.locals["endpoint_services"] == "${local.nat_instance ? [] : var.interface_endpoint_services}"
     assert literal(endpoint["private_dns_enabled"]) is True, "the SDK's default sqs.<region> name must resolve to it"
     for environment in ENVIRONMENTS:
         call = module(f"environments/{environment}").calls["network"]
@@ -2277,8 +2301,13 @@ def test_db_setup_security_group_reaches_postgres_and_the_endpoints_only():
         for name, rule in egress.items()
         if rule["security_group_id"] == "${aws_security_group.task[each.key].id}"
     }
-    assert set(per_group) == {"task_to_rds", "task_to_endpoints", "task_to_s3"}
-    assert all(rule["for_each"] == "${local.task_security_groups}" for rule in per_group.values())
+    assert set(per_group) == {"task_to_rds", "task_to_endpoints", "task_to_s3", "task_to_aws_apis_via_nat"}
+    assert {name: rule["for_each"] for name, rule in per_group.items()} == {
+        "task_to_rds": "${local.task_security_groups}",
+        "task_to_s3": "${local.task_security_groups}",
+        "task_to_endpoints": "${local.nat_instance ? {} : local.task_security_groups}",
+        "task_to_aws_apis_via_nat": "${local.nat_instance ? local.task_security_groups : {}}",
+    }
     assert egress["to_code_server"]["for_each"] == '${toset(["webserver", "daemon"])}'
     assert not [n for n, b in ingress.items() if "db_setup" in str(b)], "nothing connects to db-setup"
     assert net.outputs["db_setup_security_group_id"]["value"] == '${aws_security_group.task["db_setup"].id}'
@@ -2436,9 +2465,9 @@ def test_operator_cidrs_replace_alb_ingress_cidrs():
 
 @pytest.mark.security
 def test_task_subnets_have_no_route_to_the_internet():
-    """Tasks and RDS live in the private subnets, whose route tables have no default route; only
-    the ALB subnets route to the NAT gateway (for the identity provider), and only the public
-    subnets (the NAT gateways') to the internet gateway."""
+    """Tasks and RDS live in the private subnets, whose route tables have no default route (but in
+    dev's lean profile, to its NAT instance); only the ALB subnets route to the NAT gateway (for the
+    identity provider), and only the public subnets (the NAT gateways') to the internet gateway."""
     net = module("modules/network")
     routes = {n: b for (t, n), b in net.resources.items() if t == "aws_route"}
     assert routes == {
@@ -2446,7 +2475,16 @@ def test_task_subnets_have_no_route_to_the_internet():
             "count": "${local.az_count}",
             "route_table_id": "${aws_route_table.alb[count.index].id}",
             "destination_cidr_block": "0.0.0.0/0",
-            "nat_gateway_id": "${aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id}",
+            "nat_gateway_id": (
+                "${local.nat_instance ? null : aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id}"
+            ),
+            "network_interface_id": "${local.nat_instance ? aws_instance.nat[0].primary_network_interface_id : null}",
+        },
+        "private_nat": {
+            "count": "${local.nat_instance ? local.az_count : 0}",
+            "route_table_id": "${aws_route_table.private[count.index].id}",
+            "destination_cidr_block": "0.0.0.0/0",
+            "network_interface_id": "${aws_instance.nat[0].primary_network_interface_id}",
         },
         "public_internet": {
             "route_table_id": "${aws_route_table.public.id}",
@@ -2469,7 +2507,16 @@ def test_task_subnets_have_no_route_to_the_internet():
             assert not [n for (t, n) in mod.resources if t in ("aws_route", "aws_route_table")], mod.name
     # S3's gateway endpoint is on the task route tables; NAT is always there, never for the tasks.
     assert net.resources[("aws_vpc_endpoint", "s3")]["route_table_ids"] == "${aws_route_table.private[*].id}"
-    assert net.locals["nat_count"] == "${var.single_nat_gateway ? 1 : local.az_count}"
+    assert net.locals["nat_count"] == "${local.nat_instance ? 0 : (var.single_nat_gateway ? 1 : local.az_count)}"
+    assert net.locals["nat_instance"] == "${var.nat_instance_type != null}"
+    assert tfvars("prod")["nat_instance_type"] is None, "prod's tasks have no route out of the VPC"
+    nat = net.resources[("aws_instance", "nat")]
+    assert nat["subnet_id"] == "${aws_subnet.public[0].id}" and literal(nat["source_dest_check"]) is False
+    assert nat["vpc_security_group_ids"] == ["${aws_security_group.nat.id}"]
+    assert nat["metadata_options"][0]["http_tokens"] == "required"
+    assert literal(nat["root_block_device"][0]["encrypted"]) is True
+    assert nat["root_block_device"][0]["kms_key_id"] == "${var.kms_key_arn}"
+    assert "iam_instance_profile" not in nat and "key_name" not in nat and "associate_public_ip_address" not in nat
     assert net.resources[("aws_nat_gateway", "this")]["subnet_id"] == "${aws_subnet.public[count.index].id}"
     # Subnet layout: tasks /20s at the start of the VPC, ALB and NAT /24s near its end.
     subnets = {n: b["cidr_block"] for (t, n), b in net.resources.items() if t == "aws_subnet"}
@@ -2496,10 +2543,15 @@ def test_task_security_groups_have_no_internet_egress():
     net = module("modules/network")
     rules = [(n, b) for (t, n), b in net.resources.items() if t == "aws_vpc_security_group_egress_rule"]
     for name, body in rules:
-        if "aws_security_group.task" in body["security_group_id"]:
+        if "aws_security_group.task" in body["security_group_id"] and name != "task_to_aws_apis_via_nat":
             assert "cidr_ipv4" not in body and "cidr_ipv6" not in body, name
             assert body.get("referenced_security_group_id") or body.get("prefix_list_id"), name
     assert "task_to_internet" not in {n for n, _ in rules}
+    # The lean profile's HTTPS to AWS APIs exists only with its NAT instance, which prod has not.
+    (via_nat,) = [b for n, b in rules if n == "task_to_aws_apis_via_nat"]
+    assert via_nat["for_each"] == "${local.nat_instance ? local.task_security_groups : {}}"
+    assert (via_nat["ip_protocol"], via_nat["from_port"], via_nat["to_port"]) == ("tcp", 443, 443)
+    assert tfvars("prod")["nat_instance_type"] is None
 
 
 @pytest.mark.security

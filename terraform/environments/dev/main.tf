@@ -29,6 +29,7 @@ module "network" {
   cidr_block              = var.vpc_cidr
   availability_zones      = var.availability_zones
   single_nat_gateway      = var.single_nat_gateway
+  nat_instance_type       = var.nat_instance_type
   operator_cidrs          = var.operator_cidrs
   flow_log_retention_days = var.log_retention_days
   kms_key_arn             = module.kms.key_arn
@@ -75,6 +76,7 @@ module "rds" {
   allocated_storage_gb     = var.db_allocated_storage_gb
   max_allocated_storage_gb = var.db_max_allocated_storage_gb
   multi_az                 = var.db_multi_az
+  performance_insights     = var.db_performance_insights
   backup_retention_days    = var.db_backup_retention_days
   deletion_protection      = var.deletion_protection
   log_retention_days       = var.log_retention_days
@@ -187,6 +189,7 @@ module "ecs" {
   db_master_secret_arn          = module.rds.master_user_secret_arn
   run_task_family               = local.run_task_family
   reprocess_task_family         = local.reprocess_task_family
+  container_insights            = var.container_insights
   service_capacity_provider     = var.service_capacity_provider
   default_fargate_spot_weight   = var.default_fargate_spot_weight
   webserver_cpu                 = var.webserver_cpu

@@ -7,6 +7,7 @@ aws_region         = "eu-west-1"
 availability_zones = ["eu-west-1a", "eu-west-1b"]
 vpc_cidr           = "10.40.0.0/16"
 single_nat_gateway = true
+nat_instance_type  = "t4g.nano"
 cpu_architecture   = "X86_64"
 
 # Operator networks that reach the UI (internal ALB). Placeholders (the VPN client pool): replace
@@ -18,9 +19,10 @@ log_retention_days        = 30
 access_log_retention_days = 90
 deletion_protection       = false
 
-db_instance_class           = "db.t4g.medium"
+db_instance_class           = "db.t4g.micro"
 db_allocated_storage_gb     = 20
 db_max_allocated_storage_gb = 50
+db_performance_insights     = false
 db_multi_az                 = false
 db_backup_retention_days    = 7
 
@@ -31,9 +33,10 @@ noncurrent_version_expiration_days = 30
 compute_log_expiration_days        = 30
 ecr_keep_last_images               = 20
 
+container_insights           = "disabled"
 service_capacity_provider    = "FARGATE_SPOT"
 default_fargate_spot_weight  = 1
-webserver_cpu                = 512
+webserver_cpu                = 256
 webserver_memory             = 1024
 daemon_cpu                   = 256
 daemon_memory                = 1024

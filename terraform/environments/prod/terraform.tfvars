@@ -7,6 +7,7 @@ aws_region         = "eu-west-1"
 availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 vpc_cidr           = "10.41.0.0/16"
 single_nat_gateway = false
+nat_instance_type  = null
 cpu_architecture   = "X86_64"
 
 # Operator networks that reach the UI (internal ALB). Placeholders (the VPN client pool): replace
@@ -21,6 +22,7 @@ deletion_protection       = true
 db_instance_class           = "db.m7g.large"
 db_allocated_storage_gb     = 50
 db_max_allocated_storage_gb = 500
+db_performance_insights     = true
 db_multi_az                 = true
 db_backup_retention_days    = 35
 
@@ -31,6 +33,7 @@ noncurrent_version_expiration_days = 90
 compute_log_expiration_days        = 90
 ecr_keep_last_images               = 50
 
+container_insights           = "enhanced"
 service_capacity_provider    = "FARGATE"
 default_fargate_spot_weight  = 0
 webserver_cpu                = 1024

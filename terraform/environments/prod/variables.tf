@@ -99,6 +99,11 @@ variable "single_nat_gateway" {
   description = "One NAT gateway (the ALB's route to the identity provider) for all zones instead of one per zone; tasks never route through it."
 }
 
+variable "nat_instance_type" {
+  type        = string
+  description = "Lean profile: one NAT instance of this type instead of NAT gateways and interface endpoints (modules/network); null keeps them."
+}
+
 variable "kms_deletion_window_days" {
   type        = number
   description = "Waiting period of a scheduled deletion of the environment key."
@@ -122,6 +127,11 @@ variable "deletion_protection" {
 variable "db_instance_class" {
   type        = string
   description = "RDS instance class."
+}
+
+variable "db_performance_insights" {
+  type        = bool
+  description = "Performance Insights on the database (needs db.t4g.medium or larger)."
 }
 
 variable "db_allocated_storage_gb" {
@@ -190,6 +200,11 @@ variable "work_expiration_days" {
 variable "ecr_keep_last_images" {
   type        = number
   description = "Images kept in the repository."
+}
+
+variable "container_insights" {
+  type        = string
+  description = "Container Insights mode of the cluster (enhanced, enabled or disabled)."
 }
 
 variable "service_capacity_provider" {

@@ -224,6 +224,7 @@ locals {
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_ecs_cluster" "this" {
+  #checkov:skip=CKV_AWS_65:Container Insights is per environment (var.container_insights): enhanced in prod, disabled in dev, where it would cost a quarter of the lean profile.
   name = var.name
 
   setting {

@@ -210,12 +210,12 @@ variable "service_discovery_namespace" {
 
 variable "container_insights" {
   type        = string
-  description = "Container Insights mode of the cluster (enhanced or enabled)."
+  description = "Container Insights mode of the cluster (enhanced, enabled or disabled). Off, the services' CPU and memory utilization stay in ECS's free metrics."
   default     = "enhanced"
 
   validation {
-    condition     = contains(["enhanced", "enabled"], var.container_insights)
-    error_message = "container_insights must be enhanced or enabled."
+    condition     = contains(["enhanced", "enabled", "disabled"], var.container_insights)
+    error_message = "container_insights must be enhanced, enabled or disabled."
   }
 }
 

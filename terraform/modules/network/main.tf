@@ -4,6 +4,8 @@
 #   alb (the internal load balancer): default route to the NAT gateway, because the ALB itself
 #     calls the OIDC identity provider's token and user info endpoints;
 #   public: only the NAT gateway(s) and their internet gateway.
+# The lean profile (nat_instance_type set, dev): one NAT instance replaces the NAT gateways and
+# the interface endpoints, and the tasks reach AWS APIs through it, on HTTPS only.
 
 # The zones are pinned by name: the set never grows by itself when AWS adds a zone, and the plan
 # fails if one of them is not available to the account.
@@ -33,7 +35,10 @@ locals {
   region     = data.aws_region.current.region
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  nat_count  = var.single_nat_gateway ? 1 : local.az_count
+  # Lean profile: one NAT instance for the ALB and the tasks, no NAT gateway, no interface endpoint.
+  nat_instance      = var.nat_instance_type != null
+  nat_count         = local.nat_instance ? 0 : (var.single_nat_gateway ? 1 : local.az_count)
+  endpoint_services = local.nat_instance ? [] : var.interface_endpoint_services
 
   # One security group per ECS workload; the run worker group is also used by the scheduled
   # reprocess task. db_setup has its own group although it needs the same flows as a run worker
@@ -142,7 +147,17 @@ resource "aws_route" "alb_nat" {
 
   route_table_id         = aws_route_table.alb[count.index].id
   destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id
+  nat_gateway_id         = local.nat_instance ? null : aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id
+  network_interface_id   = local.nat_instance ? aws_instance.nat[0].primary_network_interface_id : null
+}
+
+# Lean profile only: the task subnets' way to AWS APIs is the NAT instance (no interface endpoints).
+resource "aws_route" "private_nat" {
+  count = local.nat_instance ? local.az_count : 0
+
+  route_table_id         = aws_route_table.private[count.index].id
+  destination_cidr_block = "0.0.0.0/0"
+  network_interface_id   = aws_instance.nat[0].primary_network_interface_id
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -194,8 +209,8 @@ resource "aws_route_table_association" "public" {
 }
 
 resource "aws_eip" "nat" {
-  #checkov:skip=CKV2_AWS_19:The Elastic IP belongs to a NAT gateway, not to an EC2 instance.
-  count = local.nat_count
+  #checkov:skip=CKV2_AWS_19:The Elastic IP belongs to a NAT gateway, or to the NAT instance through aws_eip_association, which checkov does not follow.
+  count = local.nat_instance ? 1 : local.nat_count
 
   domain = "vpc"
 
@@ -215,6 +230,71 @@ resource "aws_nat_gateway" "this" {
   tags = {
     Name = "${var.name}-nat-${count.index}"
   }
+}
+
+# ---------------------------------------------------------------------------------------------
+# NAT instance (lean profile): Amazon Linux 2023 forwarding HTTPS from the VPC, masqueraded. It
+# accepts 443 from the ALB and task groups only, makes no AWS call (no role) and has no SSH.
+# ---------------------------------------------------------------------------------------------
+
+data "aws_ami" "nat" {
+  count = local.nat_instance ? 1 : 0
+
+  owners      = ["amazon"]
+  most_recent = true
+
+  filter {
+    name   = "name"
+    values = ["al2023-ami-2023.*-kernel-*-arm64"]
+  }
+
+  filter {
+    name   = "architecture"
+    values = ["arm64"]
+  }
+}
+
+resource "aws_instance" "nat" {
+  #checkov:skip=CKV2_AWS_41:The NAT instance makes no AWS call; an instance role would only be a credential to steal.
+  #checkov:skip=CKV_AWS_126:Detailed monitoring would cost 2.10 USD a month, a twentieth of the lean profile; the basic 5-minute metrics stay on.
+  count = local.nat_instance ? 1 : 0
+
+  ami                    = data.aws_ami.nat[0].id
+  instance_type          = var.nat_instance_type
+  subnet_id              = aws_subnet.public[0].id
+  vpc_security_group_ids = [aws_security_group.nat.id]
+  source_dest_check      = false
+  ebs_optimized          = true
+  monitoring             = false
+  user_data              = file("${path.module}/nat-instance.sh")
+
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "required"
+  }
+
+  root_block_device {
+    volume_type = "gp3"
+    volume_size = var.nat_instance_volume_gb
+    encrypted   = true
+    kms_key_id  = var.kms_key_arn
+  }
+
+  tags = {
+    Name = "${var.name}-nat"
+  }
+
+  # A newer AMI is taken when the instance is replaced on purpose, not at every plan.
+  lifecycle {
+    ignore_changes = [ami]
+  }
+}
+
+resource "aws_eip_association" "nat" {
+  count = local.nat_instance ? 1 : 0
+
+  allocation_id = aws_eip.nat[0].id
+  instance_id   = aws_instance.nat[0].id
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +391,7 @@ data "aws_iam_policy_document" "interface_endpoint" {
 }
 
 resource "aws_vpc_endpoint" "interface" {
-  for_each = toset(var.interface_endpoint_services)
+  for_each = toset(local.endpoint_services)
 
   vpc_id              = aws_vpc.this.id
   service_name        = "com.amazonaws.${local.region}.${each.value}"
@@ -365,6 +445,16 @@ resource "aws_security_group" "rds" {
   }
 }
 
+resource "aws_security_group" "nat" {
+  name        = "${var.name}-nat"
+  description = "NAT instance of the lean profile: HTTPS from the ALB and task groups, HTTPS out"
+  vpc_id      = aws_vpc.this.id
+
+  tags = {
+    Name = "${var.name}-nat"
+  }
+}
+
 resource "aws_security_group" "endpoints" {
   name        = "${var.name}-endpoints"
   description = "Interface VPC endpoints: HTTPS from the ECS task groups only"
@@ -403,6 +493,41 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http_redirect" {
 resource "aws_vpc_security_group_egress_rule" "alb_to_identity_provider" {
   security_group_id = aws_security_group.alb.id
   description       = "ALB to the OIDC identity provider (token and user info endpoints)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# Lean profile: tasks -> AWS APIs over HTTPS through the NAT instance (a security group sees the
+# final address, so the rule names the internet); the NAT instance forwards HTTPS only.
+resource "aws_vpc_security_group_egress_rule" "task_to_aws_apis_via_nat" {
+  for_each = local.nat_instance ? local.task_security_groups : {}
+
+  security_group_id = aws_security_group.task[each.key].id
+  description       = "${each.key} to AWS APIs over HTTPS through the NAT instance"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "nat_from" {
+  for_each = local.nat_instance ? merge(local.task_security_groups, { alb = "" }) : {}
+
+  security_group_id            = aws_security_group.nat.id
+  description                  = "HTTPS to be forwarded, from the ${each.key} group"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = each.key == "alb" ? aws_security_group.alb.id : aws_security_group.task[each.key].id
+}
+
+resource "aws_vpc_security_group_egress_rule" "nat_to_internet" {
+  count = local.nat_instance ? 1 : 0
+
+  security_group_id = aws_security_group.nat.id
+  description       = "NAT instance forwards HTTPS to AWS APIs and the identity provider"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -476,7 +601,7 @@ resource "aws_vpc_security_group_ingress_rule" "rds_from_task" {
 
 # Every task -> interface endpoints:443 and S3 (gateway endpoint prefix list):443.
 resource "aws_vpc_security_group_egress_rule" "task_to_endpoints" {
-  for_each = local.task_security_groups
+  for_each = local.nat_instance ? {} : local.task_security_groups
 
   security_group_id            = aws_security_group.task[each.key].id
   description                  = "${each.key} to the interface VPC endpoints"
@@ -487,7 +612,7 @@ resource "aws_vpc_security_group_egress_rule" "task_to_endpoints" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_task" {
-  for_each = local.task_security_groups
+  for_each = local.nat_instance ? {} : local.task_security_groups
 
   security_group_id            = aws_security_group.endpoints.id
   description                  = "HTTPS from the ${each.key} tasks"

@@ -19,7 +19,7 @@ output "alb_subnet_ids" {
 }
 
 output "nat_public_ips" {
-  description = "Public addresses the ALB's identity provider calls come from (for an allow list at the provider)."
+  description = "Public addresses the ALB's identity provider calls (and, in the lean profile, the tasks' AWS calls) come from (for an allow list at the provider)."
   value       = aws_eip.nat[*].public_ip
 }
 

@@ -26,8 +26,30 @@ variable "availability_zones" {
 
 variable "single_nat_gateway" {
   type        = bool
-  description = "One NAT gateway for every zone's ALB subnet (cheaper) instead of one per zone (the identity provider stays reachable when a zone fails). Only the ALB routes through it."
+  description = "One NAT gateway for every zone's ALB subnet (cheaper) instead of one per zone (the identity provider stays reachable when a zone fails). Only the ALB routes through it. Ignored with nat_instance_type."
   default     = true
+}
+
+variable "nat_instance_type" {
+  type        = string
+  description = "Lean profile: one NAT instance of this Graviton type (arm64, in the first zone) replaces the NAT gateways and the interface endpoints, and the tasks reach AWS APIs through it on HTTPS; no zone redundancy. null (the default) keeps NAT gateways and endpoints, with no internet route for the tasks."
+  default     = null
+
+  validation {
+    condition     = var.nat_instance_type == null || can(regex("^[a-z][0-9]+g[a-z]*[.][a-z0-9]+$", var.nat_instance_type))
+    error_message = "nat_instance_type must be a Graviton (arm64) instance type such as t4g.nano, or null."
+  }
+}
+
+variable "nat_instance_volume_gb" {
+  type        = number
+  description = "Root volume of the NAT instance in GiB (gp3, encrypted); the Amazon Linux 2023 image needs 8 at least."
+  default     = 8
+
+  validation {
+    condition     = var.nat_instance_volume_gb >= 8
+    error_message = "nat_instance_volume_gb must be at least 8."
+  }
 }
 
 variable "interface_endpoint_services" {

@@ -101,6 +101,7 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 resource "aws_db_instance" "this" {
   #checkov:skip=CKV_AWS_293:Deletion protection is per environment (var.deletion_protection): true in prod, false in dev so it can be torn down.
   #checkov:skip=CKV_AWS_157:Multi-AZ is per environment (var.multi_az): true in prod, false in dev to halve its cost.
+  #checkov:skip=CKV_AWS_353:Performance Insights is per environment (var.performance_insights): on in prod, off in dev, whose db.t4g.micro cannot have it.
   identifier     = local.identifier
   engine         = "postgres"
   engine_version = var.engine_version
@@ -141,9 +142,9 @@ resource "aws_db_instance" "this" {
   allow_major_version_upgrade = false
   apply_immediately           = var.apply_immediately
 
-  performance_insights_enabled          = true
-  performance_insights_kms_key_id       = var.kms_key_arn
-  performance_insights_retention_period = var.performance_insights_retention_days
+  performance_insights_enabled          = var.performance_insights
+  performance_insights_kms_key_id       = var.performance_insights ? var.kms_key_arn : null
+  performance_insights_retention_period = var.performance_insights ? var.performance_insights_retention_days : null
   monitoring_interval                   = var.monitoring_interval_seconds
   monitoring_role_arn                   = aws_iam_role.monitoring.arn
   enabled_cloudwatch_logs_exports       = local.log_types

@@ -89,6 +89,12 @@ variable "deletion_protection" {
   description = "Refuse deletion of the instance (true in prod)."
 }
 
+variable "performance_insights" {
+  type        = bool
+  description = "Performance Insights (encrypted with kms_key_arn). Needs a db.t4g.medium or larger: dev's db.t4g.micro turns it off."
+  default     = true
+}
+
 variable "performance_insights_retention_days" {
   type        = number
   description = "Performance Insights retention in days (7 is free; otherwise a multiple of 31, up to 731)."
