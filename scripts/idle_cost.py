@@ -245,11 +245,7 @@ def fixed(amount: float, arithmetic: str):
 
 
 LINES = [
-    Line(
-        "Fargate services",
-        ("ecs/aws_ecs_service.webserver", "ecs/aws_ecs_service.daemon", "ecs/aws_ecs_service.code_server"),
-        fargate,
-    ),
+    Line("Fargate services", ("ecs/aws_ecs_service.this",), fargate),
     Line("RDS instance", ("rds/aws_db_instance.this",), rds_instance),
     Line("RDS storage", (), rds_storage),
     Line("Interface endpoints", ("network/aws_vpc_endpoint.interface",), interface_endpoints),

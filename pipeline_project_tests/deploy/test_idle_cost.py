@@ -108,12 +108,22 @@ def test_the_counts_are_terraforms():
         expected = "${local.instances}" if address.startswith("scheduler/") else None
         assert body.get("count") == expected and "for_each" not in body, address
     # Services: the sizes and counts the model multiplies.
-    services = {k: v for k, v in resources.items() if k.startswith("ecs/aws_ecs_service.")}
-    assert services["ecs/aws_ecs_service.daemon"]["desired_count"] == 1
-    assert services["ecs/aws_ecs_service.webserver"]["desired_count"] == "${var.webserver_desired_count}"
-    assert services["ecs/aws_ecs_service.code_server"]["desired_count"] == "${var.code_server_desired_count}"
-    for body in services.values():
-        assert body["capacity_provider_strategy"][0]["capacity_provider"] == "${var.service_capacity_provider}"
+    service = resources["ecs/aws_ecs_service.this"]
+    assert service["for_each"] == "${local.services}" and service["desired_count"] == "${each.value.desired_count}"
+    assert service["capacity_provider_strategy"][0]["capacity_provider"] == "${var.service_capacity_provider}"
+    ecs_locals = {}
+    for entry in idle_cost.parse(idle_cost.TERRAFORM / "modules" / "ecs" / "main.tf")["locals"]:
+        ecs_locals.update(entry)
+    counts = {key: d["desired_count"] for key, d in ecs_locals["services"].items()}
+    assert counts == {
+        "webserver": "${var.webserver_desired_count}",
+        "daemon": 1,
+        "code_server": "${var.code_server_desired_count}",
+    }
+    sizes = {key: (t["cpu"], t["memory"]) for key, t in ecs_locals["tasks"].items()}
+    assert sizes["webserver"] == ("${var.webserver_cpu}", "${var.webserver_memory}")
+    assert sizes["daemon"] == ("${var.daemon_cpu}", "${var.daemon_memory}")
+    assert sizes["code-server"] == ("${var.code_server_cpu}", "${var.code_server_memory}")
     db = resources["rds/aws_db_instance.this"]
     assert db["multi_az"] == "${var.multi_az}" and db["allocated_storage"] == "${var.allocated_storage_gb}"
     assert db["performance_insights_enabled"] == "${var.performance_insights}"

@@ -255,7 +255,12 @@ class Module:
         return dict(self.all("module"))
 
     def code(self) -> str:
-        return "\n".join(code_of(text) for parsed in self.files.values() for text in values(parsed))
+        """The code of every block but `moved` (whose from names an address that no longer exists)."""
+        return "\n".join(
+            code_of(text)
+            for parsed in self.files.values()
+            for text in values({k: v for k, v in parsed.items() if k != "moved"})
+        )
 
 
 def load_module(path: Path) -> Module:
@@ -571,12 +576,12 @@ def test_rds_is_private_encrypted_and_password_managed():
 
 
 def test_tasks_never_get_public_ips():
-    found = 0
+    found = set()
     for mod in all_modules().values():
         for (rtype, rname), body in mod.resources.items():
             for text_key, value in walk_items(body):
                 if text_key == "assign_public_ip":
-                    found += 1
+                    found.add((mod.name, rtype, rname))
                     assert literal(value) is False, f"{mod.name}: {rtype}.{rname} assigns a public IP"
                 if text_key == "map_public_ip_on_launch":
                     assert literal(value) is False, f"{mod.name}: {rtype}.{rname} maps public IPs"
@@ -586,7 +591,11 @@ def test_tasks_never_get_public_ips():
                 for network in networks:
                     assert literal(network[0].get("assign_public_ip")) is False
                     assert "private_subnet_ids" in network[0]["subnets"] or "subnet_ids" in network[0]["subnets"]
-    assert found >= 4
+    # The three services (one definition) and the reprocess schedule's task.
+    assert found == {
+        ("modules/ecs", "aws_ecs_service", "this"),
+        ("modules/scheduler", "aws_scheduler_schedule", "reprocess"),
+    }
 
 
 def walk_items(node):
@@ -1436,28 +1445,43 @@ def test_services():
     assert ecs.variables["container_insights"]["default"] in ("enhanced", "enabled")
     providers = ecs.resources[("aws_ecs_cluster_capacity_providers", "this")]
     assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
+    # The three services come from one definition, one entry each in local.services.
     services = {n: b for (t, n), b in ecs.resources.items() if t == "aws_ecs_service"}
-    assert {b["name"] for b in services.values()} == {
-        "${var.name}-webserver",
-        "${var.name}-daemon",
-        "${var.name}-code-server",
+    assert set(services) == {"this"}
+    service = services["this"]
+    assert service["for_each"] == "${local.services}"
+    assert service["name"] == "${var.name}-${each.value.task}"
+    assert service["task_definition"] == "${aws_ecs_task_definition.this[each.value.task].arn}"
+    definitions = ecs.locals["services"]
+    assert {key: d["task"] for key, d in definitions.items()} == {
+        "webserver": "webserver",
+        "daemon": "daemon",
+        "code_server": "code-server",
     }
-    webserver = services["webserver"]
-    assert webserver["deployment_configuration"][0]["strategy"] == "BLUE_GREEN"
-    balancer = webserver["load_balancer"][0]
-    assert balancer["container_name"] == "webserver"
-    advanced = balancer["advanced_configuration"][0]
+    assert {key for key, d in definitions.items() if literal(d["blue_green"]) is True} == {"webserver"}
+    assert {key for key, d in definitions.items() if literal(d["discoverable"]) is True} == {"code_server"}
+    assert service["deployment_configuration"][0]["strategy"] == '${each.value.blue_green ? "BLUE_GREEN" : "ROLLING"}'
+    breaker = service["deployment_circuit_breaker"][0]
+    assert literal(breaker["enable"]) is True and literal(breaker["rollback"]) is True
+    balancer = service["dynamic"][0]["load_balancer"]
+    assert balancer["for_each"] == "${each.value.blue_green ? [each.value.task] : []}"
+    assert balancer["content"][0]["container_name"] == "${load_balancer.value}"
+    advanced = balancer["content"][0]["advanced_configuration"][0]
     assert advanced["alternate_target_group_arn"] == "${var.green_target_group_arn}"
     assert advanced["production_listener_rule"] == "${var.production_listener_rule_arn}"
-    for name in ("daemon", "code_server"):
-        assert services[name]["deployment_configuration"][0]["strategy"] == "ROLLING"
-        breaker = services[name]["deployment_circuit_breaker"][0]
-        assert literal(breaker["enable"]) is True and literal(breaker["rollback"]) is True
-    assert services["daemon"]["desired_count"] == 1
-    assert services["daemon"]["deployment_maximum_percent"] == 100, "never two daemons at once"
-    assert services["code_server"]["service_registries"][0]["registry_arn"] == (
-        "${aws_service_discovery_service.code_server.arn}"
-    )
+    registry = service["dynamic"][1]["service_registries"]
+    assert registry["for_each"] == "${each.value.discoverable ? [aws_service_discovery_service.code_server.arn] : []}"
+    assert definitions["daemon"]["desired_count"] == 1
+    assert definitions["daemon"]["maximum_percent"] == 100, "never two daemons at once"
+    assert definitions["daemon"]["minimum_healthy_percent"] == 0
+    assert service["deployment_maximum_percent"] == "${each.value.maximum_percent}"
+    # The addresses of the three former resources move into the one.
+    (moved,) = [parsed["moved"] for parsed in ecs.files.values() if "moved" in parsed]
+    assert [(m["from"], m["to"]) for m in moved] == [
+        ("${aws_ecs_service.webserver}", '${aws_ecs_service.this["webserver"]}'),
+        ("${aws_ecs_service.daemon}", '${aws_ecs_service.this["daemon"]}'),
+        ("${aws_ecs_service.code_server}", '${aws_ecs_service.this["code_server"]}'),
+    ]
     assert ecs.variables["service_discovery_namespace"]["default"] == "pipeline.local"
     assert ecs.resources[("aws_service_discovery_service", "code_server")]["name"] == "code-server"
 

@@ -164,6 +164,43 @@ locals {
     }
   }
 
+  # The three long-running services, generated from one definition (aws_ecs_service.this): the
+  # webserver behind the ALB with blue/green deployments; the daemon as a single copy (the old task
+  # stops before the new one starts); the code server, two copies at once while it rolls, found
+  # through Cloud Map. A null percent keeps ECS's default (100 and 200).
+  services = {
+    webserver = {
+      task                          = "webserver"
+      desired_count                 = var.webserver_desired_count
+      security_group_id             = var.webserver_security_group_id
+      blue_green                    = true
+      discoverable                  = false
+      minimum_healthy_percent       = null
+      maximum_percent               = null
+      availability_zone_rebalancing = null
+    }
+    daemon = {
+      task                          = "daemon"
+      desired_count                 = 1
+      security_group_id             = var.daemon_security_group_id
+      blue_green                    = false
+      discoverable                  = false
+      minimum_healthy_percent       = 0
+      maximum_percent               = 100
+      availability_zone_rebalancing = null
+    }
+    code_server = {
+      task                          = "code-server"
+      desired_count                 = var.code_server_desired_count
+      security_group_id             = var.code_server_security_group_id
+      blue_green                    = false
+      discoverable                  = true
+      minimum_healthy_percent       = 100
+      maximum_percent               = 200
+      availability_zone_rebalancing = "ENABLED"
+    }
+  }
+
   # Writable scratch space under a read-only root filesystem, each path a VOLUME of the image (so
   # ECS copies the image's content and owner into the task's bind mount): /tmp (downloads, Parquet
   # copies, compute-log staging), DAGSTER_HOME (the entrypoint completes dagster.yaml there) and
@@ -332,17 +369,22 @@ resource "aws_ecs_task_definition" "this" {
 # Services.
 # ---------------------------------------------------------------------------------------------
 
-resource "aws_ecs_service" "webserver" {
-  name                              = "${var.name}-webserver"
-  cluster                           = aws_ecs_cluster.this.arn
-  task_definition                   = aws_ecs_task_definition.this["webserver"].arn
-  desired_count                     = var.webserver_desired_count
-  platform_version                  = "LATEST"
-  enable_ecs_managed_tags           = true
-  propagate_tags                    = "SERVICE"
-  enable_execute_command            = false
-  health_check_grace_period_seconds = 180
-  wait_for_steady_state             = var.wait_for_steady_state
+resource "aws_ecs_service" "this" {
+  for_each = local.services
+
+  name                               = "${var.name}-${each.value.task}"
+  cluster                            = aws_ecs_cluster.this.arn
+  task_definition                    = aws_ecs_task_definition.this[each.value.task].arn
+  desired_count                      = each.value.desired_count
+  platform_version                   = "LATEST"
+  enable_ecs_managed_tags            = true
+  propagate_tags                     = "SERVICE"
+  enable_execute_command             = false
+  health_check_grace_period_seconds  = each.value.blue_green ? 180 : null
+  deployment_minimum_healthy_percent = each.value.minimum_healthy_percent
+  deployment_maximum_percent         = each.value.maximum_percent
+  availability_zone_rebalancing      = each.value.availability_zone_rebalancing
+  wait_for_steady_state              = var.wait_for_steady_state
 
   capacity_provider_strategy {
     capacity_provider = var.service_capacity_provider
@@ -353,38 +395,50 @@ resource "aws_ecs_service" "webserver" {
     type = "ECS"
   }
 
-  # ECS-native blue/green: the new revision starts on the idle target group, ECS moves the
-  # production listener rule's weights to it, bakes, then retires the old tasks; a failed
-  # deployment rolls back to the last good revision.
+  # Blue/green (the webserver): the new revision starts on the idle target group, ECS moves the
+  # production listener rule's weights to it, bakes, then retires the old tasks.
   deployment_configuration {
-    strategy             = "BLUE_GREEN"
-    bake_time_in_minutes = var.blue_green_bake_time_minutes
+    strategy             = each.value.blue_green ? "BLUE_GREEN" : "ROLLING"
+    bake_time_in_minutes = each.value.blue_green ? var.blue_green_bake_time_minutes : null
   }
 
+  # A failed deployment rolls back to the last good revision.
   deployment_circuit_breaker {
     enable   = true
     rollback = true
   }
 
-  load_balancer {
-    target_group_arn = var.blue_target_group_arn
-    container_name   = "webserver"
-    container_port   = var.webserver_port
+  dynamic "load_balancer" {
+    for_each = each.value.blue_green ? [each.value.task] : []
 
-    advanced_configuration {
-      alternate_target_group_arn = var.green_target_group_arn
-      production_listener_rule   = var.production_listener_rule_arn
-      role_arn                   = var.ecs_infrastructure_role_arn
+    content {
+      target_group_arn = var.blue_target_group_arn
+      container_name   = load_balancer.value
+      container_port   = var.webserver_port
+
+      advanced_configuration {
+        alternate_target_group_arn = var.green_target_group_arn
+        production_listener_rule   = var.production_listener_rule_arn
+        role_arn                   = var.ecs_infrastructure_role_arn
+      }
+    }
+  }
+
+  dynamic "service_registries" {
+    for_each = each.value.discoverable ? [aws_service_discovery_service.code_server.arn] : []
+
+    content {
+      registry_arn = service_registries.value
     }
   }
 
   network_configuration {
     subnets          = var.private_subnet_ids
-    security_groups  = [var.webserver_security_group_id]
+    security_groups  = [each.value.security_group_id]
     assign_public_ip = false
   }
 
-  # After each blue/green deployment the service serves from the other target group; Terraform
+  # After each blue/green deployment the webserver serves from the other target group; Terraform
   # must not swap it back.
   lifecycle {
     ignore_changes = [load_balancer]
@@ -393,88 +447,17 @@ resource "aws_ecs_service" "webserver" {
   depends_on = [aws_ecs_cluster_capacity_providers.this]
 }
 
-# The daemon must run as a single copy: stop the old task before starting the new one.
-resource "aws_ecs_service" "daemon" {
-  name                               = "${var.name}-daemon"
-  cluster                            = aws_ecs_cluster.this.arn
-  task_definition                    = aws_ecs_task_definition.this["daemon"].arn
-  desired_count                      = 1
-  platform_version                   = "LATEST"
-  enable_ecs_managed_tags            = true
-  propagate_tags                     = "SERVICE"
-  enable_execute_command             = false
-  deployment_minimum_healthy_percent = 0
-  deployment_maximum_percent         = 100
-  wait_for_steady_state              = var.wait_for_steady_state
-
-  capacity_provider_strategy {
-    capacity_provider = var.service_capacity_provider
-    weight            = 1
-  }
-
-  deployment_controller {
-    type = "ECS"
-  }
-
-  deployment_configuration {
-    strategy = "ROLLING"
-  }
-
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
-  }
-
-  network_configuration {
-    subnets          = var.private_subnet_ids
-    security_groups  = [var.daemon_security_group_id]
-    assign_public_ip = false
-  }
-
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+moved {
+  from = aws_ecs_service.webserver
+  to   = aws_ecs_service.this["webserver"]
 }
 
-resource "aws_ecs_service" "code_server" {
-  name                               = "${var.name}-code-server"
-  cluster                            = aws_ecs_cluster.this.arn
-  task_definition                    = aws_ecs_task_definition.this["code-server"].arn
-  desired_count                      = var.code_server_desired_count
-  platform_version                   = "LATEST"
-  enable_ecs_managed_tags            = true
-  propagate_tags                     = "SERVICE"
-  enable_execute_command             = false
-  deployment_minimum_healthy_percent = 100
-  deployment_maximum_percent         = 200
-  availability_zone_rebalancing      = "ENABLED"
-  wait_for_steady_state              = var.wait_for_steady_state
+moved {
+  from = aws_ecs_service.daemon
+  to   = aws_ecs_service.this["daemon"]
+}
 
-  capacity_provider_strategy {
-    capacity_provider = var.service_capacity_provider
-    weight            = 1
-  }
-
-  deployment_controller {
-    type = "ECS"
-  }
-
-  deployment_configuration {
-    strategy = "ROLLING"
-  }
-
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
-  }
-
-  service_registries {
-    registry_arn = aws_service_discovery_service.code_server.arn
-  }
-
-  network_configuration {
-    subnets          = var.private_subnet_ids
-    security_groups  = [var.code_server_security_group_id]
-    assign_public_ip = false
-  }
-
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+moved {
+  from = aws_ecs_service.code_server
+  to   = aws_ecs_service.this["code_server"]
 }

@@ -10,11 +10,7 @@ output "cluster_arn" {
 
 output "service_names" {
   description = "Names of the webserver, daemon and code server services."
-  value = {
-    webserver   = aws_ecs_service.webserver.name
-    daemon      = aws_ecs_service.daemon.name
-    code_server = aws_ecs_service.code_server.name
-  }
+  value       = { for key, service in aws_ecs_service.this : key => service.name }
 }
 
 output "task_definition_arns" {
