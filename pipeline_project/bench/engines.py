@@ -9,8 +9,9 @@
   operations, then group.
 - polars: what a good polars user writes: lazy scans with every column as String, validation with
   str.contains / str.slice / str.to_date, unique(keep="first", maintain_order=True), Decimal(38, 2)
-  sums, collected by the streaming engine. Its JSON reader (like DuckDB's) takes numbers through a
-  double; the runner says when a day holds what they cannot read exactly (json_hazards).
+  sums; the streaming engine scans and validates, the grouping runs in memory. Its JSON reader
+  (like DuckDB's) takes numbers through a double; the runner says when a day holds what they
+  cannot read exactly (json_hazards).
 
 `python -m pipeline_project.bench.engines ENGINE ROOT DAY FORMAT` prints one JSON object: the
 report numbers, the work seconds (imports excluded) and the process's peak RSS.
@@ -454,6 +455,9 @@ def run_polars(root: str, day: str, fmt: str):
             pl.when(monetary).then(cur).alias("cur"),
             pl.when(monetary).then(amt.cast(pl.Decimal(38, 2), strict=False)).alias("money"),
         )
+        # Scanned and validated by the streaming engine, then grouped in memory: collect_all over the lazy
+        # plan scanned the files once per result (15.9 CPU s against 9.2 on 256 MiB of CSV, 1.9 GB RSS against 1.7).
+        classified = classified.collect(engine="streaming").lazy()
         kept = (
             classified.filter(pl.col("reason").is_null())
             .drop("reason")
@@ -465,7 +469,6 @@ def run_polars(root: str, day: str, fmt: str):
                 kept.group_by("typ", "hour", "cur").agg(pl.len(), pl.col("money").sum()),
                 kept.select(pl.col("uid").n_unique()),
             ],
-            engine="streaming",
         )
         by_reason = dict(reasons.iter_rows())
         valid = by_reason.pop(None, 0)
