@@ -51,7 +51,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
-# The benchmark (docs/performance.md): one generated day, computed by the pipeline, DuckDB and pandas.
+# The benchmark (docs/performance.md): one generated day, computed by the pipeline, DuckDB, pandas and polars.
 # make bench BENCH_SIZE_MB=1024 BENCH_FORMAT=parquet; BENCH_SCALE=1 also runs the scale benchmarks
 # (sensor over 100k objects, tiny-day overhead, a year's backfill through dagster dev).
 BENCH_SIZE_MB ?= 256
