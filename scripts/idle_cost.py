@@ -1,9 +1,9 @@
 """Monthly cost of each environment at idle, computed from the Terraform configuration.
 
-Reads each environment's values (terraform.tfvars, and the defaults of the variables it leaves out)
-and the modules' resources, applies the unit prices below (the assumptions docs/deploy.md states)
-and prints one line per item and environment, then one JSON line of the totals, e.g.
-{"dev": 57.3, "prod": 402.1}. "Idle" means no data arriving: what runs around the clock; run tasks
+Reads each environment's values (what its root passes to modules/pipeline, and the defaults of the
+variables it leaves out) and the modules' resources, applies the unit prices below (the assumptions
+docs/deploy.md states) and prints one line per item and environment, then one JSON line of the
+totals (for example {"dev": 57.3, "prod": 402.1}). "Idle" means no data arriving: what runs around the clock; run tasks
 cost nothing until a run starts.
 
 Every resource of the modules is either priced by a line below (LINES names the resources each
@@ -95,10 +95,12 @@ def variable_defaults(directory: Path) -> dict:
 
 
 def environment_values(environment: str) -> dict:
-    """What an environment sets: its root's variable defaults overlaid with its terraform.tfvars."""
-    root = TERRAFORM / "environments" / environment
-    values = variable_defaults(root)
-    values.update({k: literal(v) for k, v in parse(root / "terraform.tfvars").items()})
+    """What an environment sets: the defaults of modules/pipeline overlaid with the values its root
+    passes to it (terraform/environments/<env>/main.tf), which are its tfvars."""
+    values = variable_defaults(TERRAFORM / "modules" / "pipeline")
+    root = parse(TERRAFORM / "environments" / environment / "main.tf")
+    ((call,),) = [entry.values() for entry in root["module"] if "pipeline" in entry]
+    values.update({k: literal(v) for k, v in call.items() if k != "source"})
     return values
 
 

@@ -1,4 +1,4 @@
-"""Run sizes come from the deployment: each environment's tfvars, through PIPELINE_ECS_SIZE_TIERS,
+"""Run sizes come from the deployment: each environment's values, through PIPELINE_ECS_SIZE_TIERS,
 the trigger policy's tags, and the ECS run launcher that applies them."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ GIB = 1 << 30
 
 def _policy(environment: str) -> RunPolicy:
     """The policy as the code server of that environment builds it from its task environment."""
-    shard_bytes = default_of(module(f"environments/{environment}").variables["shard_bytes"])
+    shard_bytes = default_of(module("modules/pipeline").variables["shard_bytes"])  # no environment sets it
     tiers = render_size_tiers(tfvars(environment)["run_size_tiers"])
     lake = LakeResource(storage_url="s3://bucket", max_file_bytes=20 * GIB, shard_bytes=shard_bytes)
     return RunPolicy(lake=lake, size_tiers=tiers)

@@ -3,8 +3,9 @@
 Every .tf file is parsed with python-hcl2. The tests check that the configuration would get past
 `terraform validate` on the points that matter (every var., local., module. and resource reference
 resolves; every module call passes declared variables and all required ones), that the security
-properties the stack promises hold in the code (IAM, RDS, networking), that dev and prod are the
-same composition with different values, and that the names shared with deploy/dagster.yaml, the
+properties the stack promises hold in the code (IAM, RDS, networking), that the environment roots
+are thin (a backend, a provider and one call of modules/pipeline with their values), and that the
+names shared with deploy/dagster.yaml, the
 Dockerfile and the pipeline are the binding ones. checkov and the `terraform fmt`-style checks are in
 test_checkov.py.
 """
@@ -103,7 +104,7 @@ METRIC_NAMES = {
     "RunDurationSeconds",
     "ReportsWritten",
 }
-# Account-specific or per-deploy values the environments take at plan time, not from tfvars.
+# Account-specific or per-deploy values the environments take at plan time, not from their roots.
 PLAN_TIME_VARIABLES = {
     "aws_account_id",
     "github_repository",
@@ -283,8 +284,23 @@ def module(name: str) -> Module:
     return all_modules()[name]
 
 
+def stack() -> Module:
+    """modules/pipeline: the composition every environment root calls."""
+    return module("modules/pipeline")
+
+
+def root_call(environment: str) -> dict:
+    """The arguments of the environment root's one module call."""
+    calls = module(f"environments/{environment}").calls
+    assert set(calls) == {"pipeline"}, calls
+    return calls["pipeline"]
+
+
 def tfvars(environment: str) -> dict:
-    return parse(TERRAFORM / "environments" / environment / "terraform.tfvars")
+    """The environment's values: what its root passes to modules/pipeline, plan-time values and the
+    source excluded."""
+    call = root_call(environment)
+    return {k: v for k, v in call.items() if k != "source" and k not in PLAN_TIME_VARIABLES}
 
 
 def default_of(variable: dict):
@@ -295,13 +311,17 @@ def default_of(variable: dict):
 
 
 def test_layout():
-    assert {p.name for p in MODULES.iterdir() if p.is_dir()} >= REQUIRED_MODULES
-    for name in REQUIRED_MODULES:
+    assert {p.name for p in MODULES.iterdir() if p.is_dir()} >= REQUIRED_MODULES | {"pipeline"}
+    for name in REQUIRED_MODULES | {"pipeline"}:
         files = {p.name for p in (MODULES / name).glob("*.tf")}
         assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= files, f"modules/{name}: {files}"
+        # Each module's short README lists its inputs and outputs: all of them, by name.
+        readme = (MODULES / name / "README.md").read_text()
+        interface = [*module(f"modules/{name}").variables, *module(f"modules/{name}").outputs]
+        assert not [n for n in interface if f"`{n}`" not in readme], f"modules/{name}/README.md"
     for environment in ENVIRONMENTS:
         files = {p.name for p in (TERRAFORM / "environments" / environment).iterdir()}
-        assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "backend.tf", "terraform.tfvars"} <= files
+        assert files == {"main.tf", "variables.tf", "outputs.tf"}, files
     assert (TERRAFORM / "bootstrap" / "main.tf").exists()
     assert (TERRAFORM / "README.md").exists()
 
@@ -393,26 +413,37 @@ def test_variables_and_outputs_are_typed_and_described(name):
 # --- Environments: same composition, different values ------------------------------------------
 
 
-def test_dev_and_prod_are_the_same_composition():
-    dev, prod = (module(f"environments/{e}") for e in ENVIRONMENTS)
-    assert set(dev.calls) == set(prod.calls) == REQUIRED_MODULES
-    for call in dev.calls:
-        assert dev.calls[call]["source"] == prod.calls[call]["source"] == f"../../modules/{call}"
-        assert set(dev.calls[call]) == set(prod.calls[call]), f"module.{call}: arguments differ"
-    assert dev.variables == prod.variables
-    assert dev.outputs == prod.outputs
-    assert dev.locals == prod.locals
-    # Not only equivalent: the composition files are the same bytes.
-    for file in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf"):
-        left, right = (TERRAFORM / "environments" / e / file for e in ENVIRONMENTS)
-        assert left.read_text() == right.read_text(), f"environments/*/{file} differ"
-    # Environments hold no resources of their own: they only compose modules.
-    assert not dev.resources and not dev.data
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_roots_are_thin(environment):
+    """A root is its backend, its provider, one call of modules/pipeline with its values, the
+    plan-time inputs it passes on and the outputs it passes through; everything else is the stack's."""
+    root = module(f"environments/{environment}")
+    assert set(stack().calls) == REQUIRED_MODULES
+    for call, arguments in stack().calls.items():
+        assert arguments["source"] == f"../{call}"
+    assert root_call(environment)["source"] == "../../modules/pipeline"
+    assert not root.resources and not root.data and not root.locals
+    blocks_ = {kind for parsed in root.files.values() for kind in parsed}
+    assert blocks_ == {"terraform", "provider", "module", "variable", "output"}, blocks_
+    # Inputs: the plan-time values only, each passed on under its name.
+    assert set(root.variables) == PLAN_TIME_VARIABLES
+    for name in PLAN_TIME_VARIABLES:
+        assert root_call(environment)[name] == f"${{var.{name}}}", name
+        assert root.variables[name]["type"] == stack().variables[name]["type"], name
+    # Outputs: every output of the stack, under its name, and nothing else.
+    assert {name: body["value"] for name, body in root.outputs.items()} == {
+        name: f"${{module.pipeline.{name}}}" for name in stack().outputs
+    }
+    (provider,) = [p["aws"] for parsed in root.files.values() for p in parsed.get("provider", [])]
+    assert provider["allowed_account_ids"] == ["${var.aws_account_id}"]
+    assert provider["default_tags"][0]["tags"]["Environment"] == environment
+    # The stack holds the composition only: no resources of its own.
+    assert not stack().resources and not stack().data
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_tfvars_set_every_value_but_the_plan_time_ones(environment):
-    env = module(f"environments/{environment}")
+    env = stack()
     values_ = tfvars(environment)
     assert set(values_) <= set(env.variables), sorted(set(values_) - set(env.variables))
     required = {v for v, body in env.variables.items() if "default" not in body}
@@ -439,14 +470,15 @@ def test_prod_values_are_production_grade():
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_backend_is_s3_with_native_locking(environment):
-    env = module(f"environments/{environment}")
-    backends = [b for parsed in env.files.values() for t in parsed.get("terraform", []) for b in t.get("backend", [])]
+    root = module(f"environments/{environment}")
+    backends = [b for parsed in root.files.values() for t in parsed.get("terraform", []) for b in t.get("backend", [])]
     assert len(backends) == 1 and list(backends[0]) == ["s3"]
     s3 = backends[0]["s3"]
     assert literal(s3["use_lockfile"]) is True and literal(s3["encrypt"]) is True
     assert "dynamodb_table" not in s3
     assert s3["key"] == f"pipeline/{environment}/terraform.tfstate"
     # The deploy role may touch exactly this state object.
+    env = stack()
     assert env.locals["state_key"] == "pipeline/${var.environment}/terraform.tfstate"
     assert env.locals["state_bucket"] == "pipeline-tfstate-${var.aws_account_id}"
     assert env.locals["name"] == "pipeline-${var.environment}"
@@ -524,7 +556,7 @@ def test_data_bucket_expires_shard_work():
     assert variable["type"] == "number" and default_of(variable) == 2
     assert variable["validation"][0]["condition"] == "${var.work_expiration_days >= 1}"
     for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
+        env = stack()
         assert env.calls["data_bucket"]["work_expiration_days"] == "${var.work_expiration_days}"
         assert default_of(env.variables["work_expiration_days"]) == 2
         assert "work_expiration_days" not in tfvars(environment)
@@ -673,10 +705,9 @@ def test_tasks_reach_sqs_without_nat():
     # All of them unless the lean profile's NAT instance carries the tasks' AWS calls.
     assert net.locals["endpoint_services"] == "${local.nat_instance ? [] : var.interface_endpoint_services}"
     assert literal(endpoint["private_dns_enabled"]) is True, "the SDK's default sqs.<region> name must resolve to it"
-    for environment in ENVIRONMENTS:
-        call = module(f"environments/{environment}").calls["network"]
-        # The environments take the module's list; one that passes its own must keep sqs.
-        assert "sqs" in str(call.get("interface_endpoint_services", "sqs"))
+    call = stack().calls["network"]
+    # The environments take the module's list; one that passes its own must keep sqs.
+    assert "sqs" in str(call.get("interface_endpoint_services", "sqs"))
 
 
 def test_alb_is_internal_https_with_required_oidc():
@@ -1122,7 +1153,7 @@ def test_github_deploy_role_trust_is_repository_and_environment_bound():
     assert iam.locals["github_subjects"] == ["repo:${var.github_repository}:environment:${var.github_environment}"]
     assert "github_branch" not in iam.variables
     for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
+        env = stack()
         assert "github_deploy_branch" not in env.variables and "github_deploy_branch" not in tfvars(environment)
         assert "github_branch" not in env.calls["iam"]
         assert env.calls["iam"]["github_environment"] == "${var.environment}"
@@ -1208,10 +1239,7 @@ def test_code_server_role_is_exactly_its_list():
     assert iam.resources[("aws_iam_role_policy", "code_server")]["policy"] == (
         "${data.aws_iam_policy_document.code_server.json}"
     )
-    for environment in ENVIRONMENTS:
-        assert (
-            module(f"environments/{environment}").calls["iam"]["arrivals_queue_arn"] == "${module.arrivals.queue_arn}"
-        )
+    assert stack().calls["iam"]["arrivals_queue_arn"] == "${module.arrivals.queue_arn}"
 
 
 # Sample values for the references of the IAM module's policies, to match resource patterns.
@@ -1350,7 +1378,7 @@ def test_sharded_days_run_their_steps_on_ecs():
     assert local["tasks"]["run"]["ephemeral_storage"] == "${var.run_ephemeral_storage_gib}"
     assert local["tasks"]["reprocess"]["ephemeral_storage"] == "${var.run_ephemeral_storage_gib}"
     for environment_name in ENVIRONMENTS:
-        env = module(f"environments/{environment_name}")
+        env = stack()
         assert env.calls["ecs"]["shard_bytes"] == "${var.shard_bytes}"
         assert default_of(env.variables["shard_bytes"]) == default_of(shard_bytes)
         assert "shard_bytes" not in tfvars(environment_name)
@@ -1425,13 +1453,12 @@ def test_commands_families_and_log_streams():
         "reprocess": "${var.reprocess_task_family}",
         "db-setup": "${var.name}-db-setup",
     }
-    for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
-        assert env.locals["run_task_family"] == "${local.name}-run"
-        assert env.locals["reprocess_task_family"] == "${local.name}-reprocess"
-        assert env.calls["ecs"]["run_task_family"] == "${local.run_task_family}"
-        assert env.calls["ecs"]["reprocess_task_family"] == "${local.reprocess_task_family}"
-        assert env.calls["ecs"]["name"] == "${local.name}"
+    env = stack()
+    assert env.locals["run_task_family"] == "${local.name}-run"
+    assert env.locals["reprocess_task_family"] == "${local.name}-reprocess"
+    assert env.calls["ecs"]["run_task_family"] == "${local.run_task_family}"
+    assert env.calls["ecs"]["reprocess_task_family"] == "${local.reprocess_task_family}"
+    assert env.calls["ecs"]["name"] == "${local.name}"
     definitions = local["container_definitions"]
     assert '"awslogs-stream-prefix" = task.container' in definitions
     assert '"awslogs-group" = var.log_group_name' in definitions
@@ -1509,9 +1536,8 @@ def test_names_agree_with_deploy_files_and_the_image():
     e2e = REPO / "scripts" / "e2e-test.sh"
     if e2e.exists():
         defaults = set(re.findall(r"E2E_TF_\w+_OUTPUT:-(\w+)", e2e.read_text()))
-        for environment in ENVIRONMENTS:
-            outputs = module(f"environments/{environment}").outputs
-            assert defaults <= set(outputs), sorted(defaults - set(outputs))
+        outputs = stack().outputs
+        assert defaults <= set(outputs), sorted(defaults - set(outputs))
 
 
 def test_alarms_watch_the_metrics_the_pipeline_emits():
@@ -1563,10 +1589,9 @@ def test_optional_reprocess_schedule():
     assert ecs["task_definition_arn"] == "${var.task_definition_arn}"
     queue = sched.resources[("aws_sqs_queue", "dead_letter")]
     assert queue["kms_master_key_id"] == "${var.kms_key_arn}"
-    for environment in ENVIRONMENTS:
-        call = module(f"environments/{environment}").calls["scheduler"]
-        assert call["task_definition_arn"] == "${module.ecs.reprocess_task_definition_arn}"
-        assert call["task_role_arn"] == "${module.iam.reprocess_task_role_arn}"
+    call = stack().calls["scheduler"]
+    assert call["task_definition_arn"] == "${module.ecs.reprocess_task_definition_arn}"
+    assert call["task_role_arn"] == "${module.iam.reprocess_task_role_arn}"
 
 
 # --- Arrivals: S3 -> EventBridge -> SQS -> the raw_data sensor ----------------------------------
@@ -1611,11 +1636,10 @@ def test_arrivals_rule_matches_this_buckets_raw_data_only():
     )
     # The bucket emits the events; every environment points the rule at its own bucket.
     assert literal(module("modules/data_bucket").resources[("aws_s3_bucket_notification", "this")]["eventbridge"])
-    for environment in ENVIRONMENTS:
-        call = module(f"environments/{environment}").calls["arrivals"]
-        assert call["name"] == "${local.name}"
-        assert call["data_bucket_name"] == "${module.data_bucket.bucket_id}"
-        assert "raw_data_prefix" not in call
+    call = stack().calls["arrivals"]
+    assert call["name"] == "${local.name}"
+    assert call["data_bucket_name"] == "${module.data_bucket.bucket_id}"
+    assert "raw_data_prefix" not in call
 
 
 def test_arrivals_target_retries_and_keeps_what_it_cannot_deliver():
@@ -1665,8 +1689,7 @@ def test_arrivals_queues_are_encrypted_retained_and_redriven():
         "redrivePermission": "byQueue",
         "sourceQueueArns": ["${aws_sqs_queue.arrivals.arn}"],
     }
-    for environment in ENVIRONMENTS:
-        assert module(f"environments/{environment}").calls["arrivals"]["kms_key_arn"] == "${module.kms.key_arn}"
+    assert stack().calls["arrivals"]["kms_key_arn"] == "${module.kms.key_arn}"
 
 
 def test_arrivals_queue_policies_admit_only_the_rule():
@@ -1712,9 +1735,8 @@ def test_environment_key_admits_the_arrivals_rule_for_its_queues():
     )
     assert arrivals().resources[("aws_cloudwatch_event_rule", "arrivals")]["name"] == "${var.name}-arrivals"
     assert arrivals().resources[("aws_cloudwatch_event_rule", "arrivals")]["event_bus_name"] == "default"
-    for environment in ENVIRONMENTS:
-        calls = module(f"environments/{environment}").calls
-        assert calls["kms"]["name"] == calls["arrivals"]["name"] == "${local.name}"
+    calls = stack().calls
+    assert calls["kms"]["name"] == calls["arrivals"]["name"] == "${local.name}"
 
 
 def test_arrivals_alarms_go_to_the_alarm_topic():
@@ -1739,9 +1761,8 @@ def test_arrivals_alarms_go_to_the_alarm_topic():
         assert alarm["treat_missing_data"] == "notBreaching"
         assert literal(alarm["actions_enabled"]) is True
         assert alarm["alarm_actions"] == alarm["ok_actions"] == ["${var.alarm_topic_arn}"]
-    for environment in ENVIRONMENTS:
-        call = module(f"environments/{environment}").calls["arrivals"]
-        assert call["alarm_topic_arn"] == "${module.observability.alarm_topic_arn}"
+    call = stack().calls["arrivals"]
+    assert call["alarm_topic_arn"] == "${module.observability.alarm_topic_arn}"
     # The deploy role refreshes them in CI: they are named like the environment's other alarms.
     assert any(r.endswith(":alarm:${var.name}-*") for s in iam_document("deploy") for r in s["resources"])
 
@@ -1755,16 +1776,15 @@ def test_arrivals_outputs_reach_the_tasks_and_the_operator():
         "dlq_arn": "${aws_sqs_queue.dead_letter.arn}",
         "rule_arn": "${aws_cloudwatch_event_rule.arrivals.arn}",
     }
-    for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
-        assert env.calls["ecs"]["arrivals_queue_url"] == "${module.arrivals.queue_url}"
-        outputs = {k: v["value"] for k, v in env.outputs.items() if k.startswith("arrivals_")}
-        assert outputs == {
-            "arrivals_queue_url": "${module.arrivals.queue_url}",
-            "arrivals_queue_arn": "${module.arrivals.queue_arn}",
-            "arrivals_dlq_url": "${module.arrivals.dlq_url}",
-            "arrivals_dlq_arn": "${module.arrivals.dlq_arn}",
-        }
+    env = stack()
+    assert env.calls["ecs"]["arrivals_queue_url"] == "${module.arrivals.queue_url}"
+    outputs = {k: v["value"] for k, v in env.outputs.items() if k.startswith("arrivals_")}
+    assert outputs == {
+        "arrivals_queue_url": "${module.arrivals.queue_url}",
+        "arrivals_queue_arn": "${module.arrivals.queue_arn}",
+        "arrivals_dlq_url": "${module.arrivals.dlq_url}",
+        "arrivals_dlq_arn": "${module.arrivals.dlq_arn}",
+    }
     # Every Dagster container (code server, daemon, webserver, run worker, RUN_DATE entry) gets the
     # URL through the shared environment; db-setup needs none of the pipeline's settings.
     assert ecs_locals()["environment"]["PIPELINE_ARRIVALS_QUEUE_URL"] == "${var.arrivals_queue_url}"
@@ -1986,7 +2006,7 @@ def test_run_size_tiers_replace_run_cpu_and_memory():
     assert local["environment"]["PIPELINE_ECS_SIZE_TIERS"] == "${local.size_tiers_setting}"
     assert ecs.outputs["size_tiers_setting"]["value"] == "${local.size_tiers_setting}"
     for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
+        env = stack()
         assert "run_cpu" not in env.variables and "run_memory" not in env.variables
         assert "run_cpu" not in tfvars(environment) and "run_memory" not in tfvars(environment)
         assert env.calls["ecs"]["run_size_tiers"] == "${var.run_size_tiers}"
@@ -2193,7 +2213,7 @@ def test_every_dagster_role_logs_in_as_the_app_user_only():
             if any(a.startswith("rds-db:") for a in statement.get("actions", [])):
                 assert (mod.name, statement) == ("modules/iam", DB_CONNECT_STATEMENT), name
     for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
+        env = stack()
         assert default_of(env.variables["db_app_username"]) == DB_APP_USERNAME
         assert "db_app_username" not in tfvars(environment)
         assert env.calls["iam"]["db_resource_id"] == "${module.rds.resource_id}"
@@ -2298,17 +2318,16 @@ def test_db_setup_task_definition():
     assert ecs.outputs["db_setup_task_definition_arn"]["value"] == (
         '${aws_ecs_task_definition.this["db-setup"].arn_without_revision}'
     )
-    for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
-        assert env.calls["ecs"]["db_setup_execution_role_arn"] == "${module.iam.db_setup_execution_role_arn}"
-        assert env.calls["ecs"]["db_master_secret_arn"] == "${module.rds.master_user_secret_arn}"
-        assert env.outputs["db_setup_task_definition_arn"]["value"] == "${module.ecs.db_setup_task_definition_arn}"
-        assert env.outputs["db_setup_security_group_id"]["value"] == "${module.network.db_setup_security_group_id}"
-        # The run-failure rule watches run workers and RUN_DATE tasks only.
-        assert env.calls["observability"]["run_task_families"] == [
-            "${local.run_task_family}",
-            "${local.reprocess_task_family}",
-        ]
+    env = stack()
+    assert env.calls["ecs"]["db_setup_execution_role_arn"] == "${module.iam.db_setup_execution_role_arn}"
+    assert env.calls["ecs"]["db_master_secret_arn"] == "${module.rds.master_user_secret_arn}"
+    assert env.outputs["db_setup_task_definition_arn"]["value"] == "${module.ecs.db_setup_task_definition_arn}"
+    assert env.outputs["db_setup_security_group_id"]["value"] == "${module.network.db_setup_security_group_id}"
+    # The run-failure rule watches run workers and RUN_DATE tasks only.
+    assert env.calls["observability"]["run_task_families"] == [
+        "${local.run_task_family}",
+        "${local.reprocess_task_family}",
+    ]
 
 
 @pytest.mark.security
@@ -2399,15 +2418,18 @@ def test_ui_authentication_is_required_in_every_environment():
     assert validation_failures(alb.variables["oidc"], "oidc", {**good, "token_endpoint": "http://idp/t"})
     assert validation_failures(alb.variables["oidc_client_secret"], "oidc_client_secret", "")
     for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
+        env = stack()
+        for mod in (env, module(f"environments/{environment}")):
+            for variable in ("alb_oidc", "alb_oidc_client_secret"):
+                assert "default" not in mod.variables[variable], (mod.name, variable)
+                assert literal(mod.variables[variable]["nullable"]) is False, (mod.name, variable)
+            assert literal(mod.variables["alb_oidc_client_secret"]["sensitive"]) is True
         for variable in ("alb_oidc", "alb_oidc_client_secret"):
-            assert "default" not in env.variables[variable], (environment, variable)
-            assert literal(env.variables[variable]["nullable"]) is False, (environment, variable)
             assert variable not in tfvars(environment), "a plan-time value"
-        assert literal(env.variables["alb_oidc_client_secret"]["sensitive"]) is True
+            assert root_call(environment)[variable] == f"${{var.{variable}}}"
         assert env.calls["alb"]["oidc"] == "${var.alb_oidc}"
         assert env.calls["alb"]["oidc_client_secret"] == "${var.alb_oidc_client_secret}"
-        header = (TERRAFORM / "environments" / environment / "terraform.tfvars").read_text().split("\n\n")[0]
+        header = (TERRAFORM / "environments" / environment / "main.tf").read_text().split("\n\n")[0]
         assert "alb_oidc" in header and "alb_oidc_client_secret" in header and "plan time" in header
 
 
@@ -2476,13 +2498,13 @@ def test_operator_cidrs_replace_alb_ingress_cidrs():
         assert body["cidr_ipv4"] == "${each.value}"
         assert body["security_group_id"] == "${aws_security_group.alb.id}"
     for environment in ENVIRONMENTS:
-        env = module(f"environments/{environment}")
+        env = stack()
         assert "alb_ingress_cidrs" not in env.variables and "alb_ingress_cidrs" not in tfvars(environment)
         assert "default" not in env.variables["operator_cidrs"]
         assert env.calls["network"]["operator_cidrs"] == "${var.operator_cidrs}"
         cidrs = tfvars(environment)["operator_cidrs"]
         assert validation_failures(variable, "operator_cidrs", cidrs) == [], (environment, cidrs)
-        text = (TERRAFORM / "environments" / environment / "terraform.tfvars").read_text()
+        text = (TERRAFORM / "environments" / environment / "main.tf").read_text()
         comment = text[: text.index("operator_cidrs =")].rsplit("\n\n", 1)[-1]
         assert "Placeholder" in comment and "replace" in comment, comment
 
@@ -2552,13 +2574,13 @@ def test_task_subnets_have_no_route_to_the_internet():
     assert net.outputs["alb_subnet_ids"]["value"] == "${aws_subnet.alb[*].id}"
     assert net.outputs["private_subnet_ids"]["value"] == "${aws_subnet.private[*].id}"
     for environment in ENVIRONMENTS:
-        calls = module(f"environments/{environment}").calls
+        calls = stack().calls
         assert calls["alb"]["subnet_ids"] == "${module.network.alb_subnet_ids}"
         assert calls["rds"]["subnet_ids"] == "${module.network.private_subnet_ids}"
         assert calls["ecs"]["private_subnet_ids"] == "${module.network.private_subnet_ids}"
         assert calls["scheduler"]["subnet_ids"] == "${module.network.private_subnet_ids}"
         assert "enable_nat_gateway" not in calls["network"]
-        assert "enable_nat_gateway" not in module(f"environments/{environment}").variables
+        assert "enable_nat_gateway" not in stack().variables
         assert "enable_nat_gateway" not in tfvars(environment)
 
 

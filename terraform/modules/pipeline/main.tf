@@ -1,5 +1,6 @@
-# One environment of the pipeline. This file only composes the modules; dev and prod share it
-# byte for byte and differ in terraform.tfvars (and the state key in backend.tf).
+# One environment of the pipeline: the composition of the modules that dev and prod share. Each
+# environment root (terraform/environments/<env>/main.tf) is its backend, its provider and one
+# call of this module with its values; nothing of the stack is written twice.
 
 locals {
   name                  = "pipeline-${var.environment}"
@@ -16,14 +17,14 @@ locals {
 }
 
 module "kms" {
-  source = "../../modules/kms"
+  source = "../kms"
 
   name                    = local.name
   deletion_window_in_days = var.kms_deletion_window_days
 }
 
 module "network" {
-  source = "../../modules/network"
+  source = "../network"
 
   name                    = local.name
   cidr_block              = var.vpc_cidr
@@ -36,14 +37,14 @@ module "network" {
 }
 
 module "log_bucket" {
-  source = "../../modules/log_bucket"
+  source = "../log_bucket"
 
   name           = local.name
   retention_days = var.access_log_retention_days
 }
 
 module "data_bucket" {
-  source = "../../modules/data_bucket"
+  source = "../data_bucket"
 
   name                               = local.name
   kms_key_arn                        = var.data_bucket_kms_key_arn
@@ -58,7 +59,7 @@ module "data_bucket" {
 }
 
 module "ecr" {
-  source = "../../modules/ecr"
+  source = "../ecr"
 
   name             = local.name
   kms_key_arn      = module.kms.key_arn
@@ -66,7 +67,7 @@ module "ecr" {
 }
 
 module "rds" {
-  source = "../../modules/rds"
+  source = "../rds"
 
   name                     = local.name
   subnet_ids               = module.network.private_subnet_ids
@@ -86,7 +87,7 @@ module "rds" {
 # code; its container is not "run" either, so only a failed start would match the run-failure
 # rule and page on-call for someone's session.
 module "observability" {
-  source = "../../modules/observability"
+  source = "../observability"
 
   name                           = local.name
   environment                    = var.environment
@@ -103,7 +104,7 @@ module "observability" {
 
 # S3 -> EventBridge -> SQS: the raw_data sensor drains the queue (and still lists now and then).
 module "arrivals" {
-  source = "../../modules/arrivals"
+  source = "../arrivals"
 
   name             = local.name
   data_bucket_name = module.data_bucket.bucket_id
@@ -112,7 +113,7 @@ module "arrivals" {
 }
 
 module "iam" {
-  source = "../../modules/iam"
+  source = "../iam"
 
   name                    = local.name
   cluster_name            = local.name
@@ -135,7 +136,7 @@ module "iam" {
 }
 
 module "alb" {
-  source = "../../modules/alb"
+  source = "../alb"
 
   name                = local.name
   vpc_id              = module.network.vpc_id
@@ -152,7 +153,7 @@ module "alb" {
 }
 
 module "ecs" {
-  source = "../../modules/ecs"
+  source = "../ecs"
 
   name                          = local.name
   environment                   = var.environment
@@ -208,7 +209,7 @@ module "ecs" {
 }
 
 module "scheduler" {
-  source = "../../modules/scheduler"
+  source = "../scheduler"
 
   name                  = local.name
   enabled               = var.enable_reprocess_schedule

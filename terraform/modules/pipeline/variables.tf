@@ -1,5 +1,6 @@
-# Set per environment in terraform.tfvars, except the account-specific values marked
-# "supplied at plan time" (TF_VAR_<name> in the deploy workflow, or -var on the command line).
+# Set per environment in its root's call of this module (terraform/environments/<env>/main.tf),
+# except the account-specific values marked "supplied at plan time", which the root passes on
+# from its own variables (TF_VAR_<name> in the deploy workflow, or -var on the command line).
 
 variable "environment" {
   type        = string
@@ -9,11 +10,6 @@ variable "environment" {
     condition     = contains(["dev", "prod"], var.environment)
     error_message = "environment must be dev or prod."
   }
-}
-
-variable "aws_region" {
-  type        = string
-  description = "AWS region of the environment."
 }
 
 variable "aws_account_id" {
