@@ -15,6 +15,7 @@ usage: python scripts/idle_cost.py      (make cost)
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -65,6 +66,7 @@ CUSTOM_METRICS = 7
 OPTIONS = SerializationOptions(with_comments=False, strip_string_quotes=True)
 
 
+@functools.cache  # python-hcl2 takes seconds for the whole tree; each file is read once
 def parse(path: Path) -> dict:
     return hcl2.loads(path.read_text(), serialization_options=OPTIONS)
 
