@@ -38,6 +38,8 @@ from pipeline_project.core.contract import (
 )
 from pipeline_project.core.csv_blocks import CsvBlock, parse_block
 from pipeline_project.core.dedupe import TARGET_PARTITION_BYTES, partitions_for, resolve
+from pipeline_project.core.jsonl_blocks import JsonlBlock
+from pipeline_project.core.jsonl_blocks import parse_block as parse_jsonl_block
 from pipeline_project.core.readers import (
     BATCH_ROWS,
     CHUNK_BYTES,
@@ -45,8 +47,8 @@ from pipeline_project.core.readers import (
     ParquetColumns,
     RawRow,
     read_csv_items,
+    read_jsonl_items,
     read_parquet_items,
-    read_rows,
 )
 from pipeline_project.core.report import build_report, encode_report, reconciliation_problems
 from pipeline_project.day_lease import check_held
@@ -300,8 +302,7 @@ def _process_file(
                     shutil.copyfileobj(stream, source, 1 << 20)
                     _scan_items(read_parquet_items(source, batch_rows), tally, scanner)
             else:
-                for row in read_rows(entry.format, stream, max_file_bytes, chunk_bytes, batch_rows):
-                    tally.add(row)
+                _scan_items(read_jsonl_items(entry.format, stream, max_file_bytes, chunk_bytes), tally, scanner)
     except FileRejected as problem:
         scanner.quarantine(entry, problem.reason, problem.detail, tally)
         return problem
@@ -313,8 +314,13 @@ def _scan_items(items, tally: FileTally, scanner: ShardScanner) -> None:
     """Blocks are validated on PARSE_THREADS threads (numpy and Arrow release the GIL) and applied
     in order; single rows (the exact row path) are applied as they come, after the blocks before them."""
 
-    def parse(item: CsvBlock | ParquetColumns):
-        rows = parse_block(item) if isinstance(item, CsvBlock) else text_columns_rows(*item)
+    def parse(item: CsvBlock | JsonlBlock | ParquetColumns):
+        if isinstance(item, CsvBlock):
+            rows = parse_block(item)
+        elif isinstance(item, JsonlBlock):
+            rows = parse_jsonl_block(item)
+        else:
+            rows = text_columns_rows(*item)
         return rows, scanner.spill.split(tally.spill_batch(rows.valid))
 
     pending: deque = deque()

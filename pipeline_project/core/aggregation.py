@@ -17,7 +17,7 @@ from typing import IO
 
 import pyarrow as pa
 
-from pipeline_project.core.columnar import VALID_SCHEMA, BlockRows
+from pipeline_project.core.columnar import BlockRows, records_batch
 from pipeline_project.core.contract import EVENT_TYPES, REQUIRED_COLUMNS, ROW_REASONS
 from pipeline_project.core.dedupe import SPILL_SCHEMA, PartitionWriter, Resolved
 from pipeline_project.core.readers import RawRow
@@ -25,8 +25,6 @@ from pipeline_project.core.validation import validate
 
 _SPOOL_BYTES = 8 << 20
 _BATCH_ROWS = 65_536
-_INT64_MAX = (1 << 63) - 1
-_TYPE_CODES = {kind: n for n, kind in enumerate(EVENT_TYPES)}
 
 
 @dataclass
@@ -98,7 +96,7 @@ class FileTally:
         if not self._pending:
             return
         records, self._pending = self._pending, []
-        batch = _records_batch(records)
+        batch = records_batch(records)
         self.valid += batch.num_rows
         self._scanner.spill.write(self.spill_batch(batch))
 
@@ -122,23 +120,6 @@ def _content(row: RawRow) -> str:
     if row.content is not None:
         return row.content
     return json.dumps(dict(zip(REQUIRED_COLUMNS, row.values or (), strict=False)), ensure_ascii=False)
-
-
-def _records_batch(records: list) -> pa.RecordBatch:
-    cents = [r.amount_cents if r.amount_cents <= _INT64_MAX else 0 for r in records]
-    big = [str(r.amount_cents) if r.amount_cents > _INT64_MAX else None for r in records]
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array([r.event_id.encode("utf-8", "surrogatepass") for r in records], pa.binary()),
-            pa.array([r.user_id.encode("utf-8", "surrogatepass") for r in records], pa.binary()),
-            pa.array([_TYPE_CODES[r.event_type] for r in records], pa.int8()),
-            pa.array([r.utc_hour for r in records], pa.int8()),
-            pa.array([r.currency for r in records], pa.string()),
-            pa.array(cents, pa.int64()),
-            pa.array(big, pa.string()),
-        ],
-        schema=VALID_SCHEMA,
-    )
 
 
 class ShardScanner:

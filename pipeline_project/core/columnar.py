@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline_project.core.contract import EVENT_TYPES, REQUIRED_COLUMNS, ROW_REASONS
-from pipeline_project.core.validation import amount_cents
+from pipeline_project.core.validation import ValidRecord, amount_cents
 
 # The valid rows a file contributes, in file order. Ids are UTF-8 bytes (a JSON file can carry
 # lone surrogates, kept with surrogatepass so that equal ids stay equal and different ones
@@ -37,6 +37,7 @@ VALID = 0  # reason code 0; a rejected row's code is 1 + its index in ROW_REASON
 REASON_CODES = {reason: n + 1 for n, reason in enumerate(ROW_REASONS)}
 
 _TYPES = pa.array(EVENT_TYPES)
+_TYPE_CODES = {kind: n for n, kind in enumerate(EVENT_TYPES)}
 _MONETARY = np.array([t in ("purchase", "refund") for t in EVENT_TYPES])
 _TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 _AMOUNT = r"^[0-9]+(\.[0-9]{1,2})?$"
@@ -220,6 +221,24 @@ def validate_columns(
         schema=VALID_SCHEMA,
     )
     return ValidatedColumns(reasons, valid)
+
+
+def records_batch(records: list[ValidRecord]) -> pa.RecordBatch:
+    """Valid rows of the row path (validation.validate's records) in VALID_SCHEMA."""
+    cents = [r.amount_cents if r.amount_cents <= _INT64_MAX else 0 for r in records]
+    big = [str(r.amount_cents) if r.amount_cents > _INT64_MAX else None for r in records]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([r.event_id.encode("utf-8", "surrogatepass") for r in records], pa.binary()),
+            pa.array([r.user_id.encode("utf-8", "surrogatepass") for r in records], pa.binary()),
+            pa.array([_TYPE_CODES[r.event_type] for r in records], pa.int8()),
+            pa.array([r.utc_hour for r in records], pa.int8()),
+            pa.array([r.currency for r in records], pa.string()),
+            pa.array(cents, pa.int64()),
+            pa.array(big, pa.string()),
+        ],
+        schema=VALID_SCHEMA,
+    )
 
 
 # What str.strip() removes from ASCII text.

@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import gzip
 import io
-import json
 import re
 import zlib
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import pyarrow.types as pat
 
 from pipeline_project.core.contract import REQUIRED_COLUMNS
 from pipeline_project.core.csv_blocks import CsvBlock, is_plain
+from pipeline_project.core.jsonl_blocks import JsonlBlock, json_text, json_values
 
 CHUNK_BYTES = 2 << 20
 BATCH_ROWS = 65_536
@@ -323,19 +323,6 @@ def _csv_rows(
         yield RawRow(start, tuple(fields[i] for i in positions), content)
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _json_text(value) -> str | None:
-    """JSON scalars by their literal text (numbers arrive as text already); nested as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def _jsonl_lines(binary: BinaryIO) -> Iterator[bytes]:
     while raw := binary.readline(LINE_LIMIT + 1):
         if len(raw) > LINE_LIMIT:
@@ -343,22 +330,77 @@ def _jsonl_lines(binary: BinaryIO) -> Iterator[bytes]:
         yield raw
 
 
-def _jsonl_rows(binary: BinaryIO) -> Iterator[RawRow]:
-    for number, raw in enumerate(_jsonl_lines(binary), start=1):
+def _jsonl_rows(binary: BinaryIO, first_line: int = 1) -> Iterator[RawRow]:
+    for number, raw in enumerate(_jsonl_lines(binary), start=first_line):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            yield RawRow(number, None, line)
-            continue
-        if not isinstance(obj, dict):
-            yield RawRow(number, None, line)
-            continue
-        yield RawRow(number, tuple(_json_text(obj.get(c)) for c in REQUIRED_COLUMNS), line)
+        yield RawRow(number, json_values(line), line)
+
+
+def read_jsonl_items(
+    fmt: str, stream: BinaryIO, max_bytes: int, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[JsonlBlock | RawRow]:
+    """A JSONL file's lines as blocks (jsonl_blocks) while they are UTF-8 and not too long, then as RawRows.
+
+    Together they are exactly read_rows' rows: same line numbers, same values, same rejections.
+    """
+    with _file_errors():
+        yield from _jsonl_items(_text_source(fmt, stream, max_bytes), chunk_bytes)
+
+
+def _jsonl_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[JsonlBlock | RawRow]:
+    def row_path(head: bytes, first_line: int) -> Iterator[RawRow]:
+        text = io.BufferedReader(_Chain(head, raw), buffer_size=max(chunk_bytes, io.DEFAULT_BUFFER_SIZE))
+        return _jsonl_rows(text, first_line)
+
+    buf, eof = b"", False
+    while len(buf) < 3 and not eof:  # a BOM counts only at the very start
+        chunk = raw.read(chunk_bytes)
+        eof = not chunk
+        buf += chunk
+    parts, size, has_line = [buf.removeprefix(b"\xef\xbb\xbf")], len(buf), b"\n" in buf
+    line_number = 1
+    while True:
+        # About a chunk at a time, and at least one whole line unless the file ends.
+        while not eof and (size < chunk_bytes or not has_line) and size <= LINE_LIMIT:
+            chunk = raw.read(chunk_bytes)
+            eof = not chunk
+            parts.append(chunk)
+            size, has_line = size + len(chunk), has_line or b"\n" in chunk
+        buf = b"".join(parts)
+        if not buf:
+            return
+        if not has_line and not eof:  # a line longer than the limit: the row path rejects the file
+            yield from row_path(buf, line_number)
+            return
+        cut = len(buf) if eof else buf.rfind(b"\n") + 1  # the last line may lack its newline
+        block, buf = buf[:cut], buf[cut:]
+        parts, size, has_line = [buf], len(buf), False
+        if not _is_utf8(block) or _longest_line(block) >= LINE_LIMIT:
+            yield from row_path(block + buf, line_number)
+            return
+        whole = block if block.endswith(b"\n") else block + b"\n"
+        start, lines = 0, whole.count(b"\n")
+        for end in _line_cuts(whole, BLOCK_LINES):
+            yield JsonlBlock(whole[start:end], line_number)
+            line_number += min(BLOCK_LINES, lines)
+            lines -= BLOCK_LINES
+            start = end
+        if eof:
+            return
+
+
+def _is_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class ParquetColumns(NamedTuple):
@@ -469,4 +511,4 @@ def _column_text(array: pa.Array) -> list[str | None]:
         return [None if v is None else repr(v) for v in values]
     if pat.is_binary(kind) or pat.is_large_binary(kind):
         return [None if v is None else v.decode("utf-8") for v in values]
-    return [_json_text(v) for v in values]
+    return [json_text(v) for v in values]

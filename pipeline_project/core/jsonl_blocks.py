@@ -1,0 +1,246 @@
+"""JSON lines at the speed of numpy: blocks of lines parsed and validated as columns, exactly.
+
+A line takes the fast path only when it is provably a flat object of simple values: no backslash,
+no control byte (one final CR aside), no byte outside printable ASCII except inside strings, at
+least one key, and the text between its strings (spaces aside) reading `{`, `:`, `,`, `}` or a
+key's scalar value, in the order `{"key": value, ...}`. A value is then a string without escapes,
+a JSON number literal, true, false or null, so its text is exactly what json.loads (numbers as
+their literal text) gives; the last duplicate key wins as in a dict; and str.strip() is utf8_trim
+of Python's whitespace. Every other line (escapes, nesting, arrays, blank, not JSON) goes through
+the exact row path (json_values, json.loads) in the same block, and rows keep their line order.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline_project.core.columnar import REASON_CODES, VALID, BlockRows, records_batch, validate_columns
+from pipeline_project.core.contract import REQUIRED_COLUMNS, ROW_REASONS
+from pipeline_project.core.validation import validate
+
+# Every character str.isspace() holds (pinned by a test against the running Python).
+PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+PYTHON_WHITESPACE += "\u2028\u2029\u202f\u205f\u3000"
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+# A gap (the text between two strings, or before the first or after the last) other than the
+# usual one- and two-byte ones: punctuation alone, or after a key a scalar value and `,` or `}`.
+_GAP = (
+    r"^ *(?:(?P<open>\{)|(?P<colon>:)|(?P<comma>,)|(?P<close>\})"
+    rf"|: *(?P<scalar>{_NUMBER}|true|false|null) *(?P<trail>[,}}])) *$"
+)
+# Gap kinds. OPEN: `{`; COLON: `:` (a string value follows); COMMA: `,` (a key follows); CLOSE: `}`;
+# SCALAR_COMMA / SCALAR_CLOSE: `:` and a scalar value, then `,` or `}`; BAD: anything else.
+OPEN, COLON, COMMA, CLOSE, SCALAR_COMMA, SCALAR_CLOSE, BAD = range(7)
+_PUNCTUATION = np.full(256, BAD, np.int8)
+_PUNCTUATION[[ord("{"), ord(":"), ord(","), ord("}")]] = [OPEN, COLON, COMMA, CLOSE]
+_KEY_BEFORE = np.array([True, False, True, False, True, False, False])  # the gap's next string is a key
+_AFTER_KEY = np.array([False, True, False, False, True, True, False])
+_AFTER_VALUE = np.array([False, False, True, True, False, False, False])
+_LAST = np.array([False, False, False, True, False, True, False])  # a gap that ends the object
+_INSIDE = np.array([False, True, True, False, True, False, False])  # may come between two strings
+_FIELDS = pa.array(REQUIRED_COLUMNS)
+_MALFORMED = REASON_CODES["malformed_row"]
+
+
+class JsonlBlock(NamedTuple):
+    data: bytes  # whole lines of valid UTF-8, the last one ending in a newline
+    first_line: int  # 1-based line number of the block's first line
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_text(value) -> str | None:
+    """JSON scalars by their literal text (numbers arrive as text already); nested as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def json_values(line: str) -> tuple[str | None, ...] | None:
+    """The six fields of one non-blank line (the exact path), or None when it is malformed."""
+    try:
+        obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return tuple(json_text(obj.get(c)) for c in REQUIRED_COLUMNS)
+
+
+def _first_in_run(groups: np.ndarray) -> np.ndarray:
+    """True where a sorted array's value differs from the one before."""
+    first = np.ones(len(groups), bool)
+    first[1:] = groups[1:] != groups[:-1]
+    return first
+
+
+def _last_in_run(groups: np.ndarray) -> np.ndarray:
+    """True where a sorted array's value differs from the one after."""
+    last = np.ones(len(groups), bool)
+    last[:-1] = groups[1:] != groups[:-1]
+    return last
+
+
+def _spans(data: bytes, start: np.ndarray, stop: np.ndarray) -> pa.Array:
+    """A string array whose element 2i is data[start[i]:stop[i]] (the odd ones lie between): the spans
+    are in order and do not overlap."""
+    if len(start) == 0:
+        return pa.array([], pa.string())
+    points = np.empty(2 * len(start), np.int32)
+    points[0::2], points[1::2] = start, stop
+    return pa.StringArray.from_buffers(2 * len(start) - 1, pa.py_buffer(points), pa.py_buffer(data))
+
+
+def _gap_kinds(
+    data: bytes, raw: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """(kind per gap, the scalar values found, each gap's index into them: -1 unless it holds one)."""
+    length = stop - start
+    first = raw[np.minimum(start, len(raw) - 1)]
+    second = raw[np.minimum(start + 1, len(raw) - 1)]
+    kinds = np.full(len(start), BAD, np.int8)
+    one = length == 1
+    kinds[one] = _PUNCTUATION[first[one]]
+    spaced = (length == 2) & (second == ord(" "))  # ": " and ", "
+    kinds[spaced] = _PUNCTUATION[first[spaced]]
+    rest = np.flatnonzero((kinds == BAD) & (length > 0))
+    rest = rest[np.argsort(start[rest], kind="stable")]  # the end gaps come last in the arrays, not in the data
+    scalar_at = np.full(len(start), -1, np.int64)
+    gaps = _spans(data, start[rest], stop[rest])
+    parts = pc.extract_regex(gaps.take(pa.array(np.arange(0, len(gaps), 2))), _GAP)
+
+    def has(group: str) -> np.ndarray:
+        return pc.fill_null(pc.greater(pc.binary_length(parts.field(group)), 0), False).to_numpy(zero_copy_only=False)
+
+    found = np.full(len(rest), BAD, np.int8)
+    for kind, group in ((OPEN, "open"), (COLON, "colon"), (COMMA, "comma"), (CLOSE, "close")):
+        found[has(group)] = kind
+    trail = pc.fill_null(parts.field("trail"), "").to_numpy(zero_copy_only=False)
+    valued = has("scalar")
+    found[valued & (trail == ",")] = SCALAR_COMMA
+    found[valued & (trail == "}")] = SCALAR_CLOSE
+    kinds[rest] = found
+    scalar_at[rest] = np.arange(len(rest))
+    return kinds, pc.fill_null(parts.field("scalar"), ""), scalar_at
+
+
+def parse_block(block: JsonlBlock) -> BlockRows:
+    data = block.data
+    raw = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    n = len(ends)
+    starts = np.zeros(n, np.int64)
+    starts[1:] = ends[:-1] + 1
+    final_cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == ord("\r"))
+    stops = ends - final_cr  # a line's text: without its newline and one CR, as the row path reads it
+
+    # Lines with a backslash or a control byte (other than the newline and a final CR) are not simple.
+    simple = np.ones(n, bool)
+    special = np.flatnonzero((raw < 0x20) | (raw == ord("\\")))
+    byte = raw[special]
+    special = special[(byte != ord("\n")) & ~((byte == ord("\r")) & (raw[np.minimum(special + 1, len(raw) - 1)] == 10))]
+    simple[np.searchsorted(ends, special)] = False
+
+    # Strings: quotes pair up within a line that holds an even number of them (the others are dropped).
+    quotes = np.flatnonzero(raw == ord('"'))
+    per_line = np.diff(np.searchsorted(quotes, ends), prepend=0)
+    odd = per_line % 2 == 1
+    simple &= (per_line > 0) & ~odd
+    if odd.any():
+        quotes = quotes[np.repeat(~odd, per_line)]
+        per_line[odd] = 0
+    opens, closes = quotes[0::2], quotes[1::2]
+    line = np.repeat(np.arange(n), per_line // 2)  # of each string
+    # Bytes outside printable ASCII must sit inside a string.
+    high = np.flatnonzero(raw > 0x7E)
+    if len(high):
+        at = np.searchsorted(opens, high, side="right") - 1
+        inside = (at >= 0) & (closes[np.maximum(at, 0)] > high) if len(opens) else np.zeros(len(high), bool)
+        simple[np.searchsorted(ends, high[~inside])] = False
+
+    # Gaps: before each string (from the line's start or the previous string), and after each line's last.
+    first = _first_in_run(line)
+    last = _last_in_run(line)
+    count = len(line)
+    gap_start = np.empty(count + int(last.sum()), np.int64)
+    gap_stop = np.empty_like(gap_start)
+    gap_start[1:count] = closes[:-1] + 1
+    gap_start[:count][first] = starts[line[first]]
+    gap_stop[:count] = opens
+    gap_start[count:] = closes[last] + 1
+    gap_stop[count:] = stops[line[last]]
+    kinds, scalars, scalar_at = _gap_kinds(data, raw, gap_start, gap_stop)
+    before = kinds[:count]
+    after = np.empty(count, np.int8)
+    after[:-1] = before[1:]
+    after[last] = kinds[count:]
+    is_key = _KEY_BEFORE[before]
+    ok = np.where(first, before == OPEN, _INSIDE[before])
+    ok &= np.where(is_key, _AFTER_KEY[after], _AFTER_VALUE[after])
+    ok &= _LAST[after] == last
+    simple[line[~ok]] = False
+
+    # Values: string k's text is element 2k of spans (the odd ones lie between strings); a
+    # scalar's follows them, at its gap's index.
+    spans = _spans(data, opens + 1, closes)
+    values = pa.concat_arrays([spans, scalars])
+    key = np.flatnonzero(is_key & simple[line])
+    code = pc.fill_null(pc.index_in(values.take(pa.array(2 * key)), value_set=_FIELDS), -1).to_numpy()
+    string_value = after[key] == COLON
+    gap_after = np.where(last[key], count + np.cumsum(last)[key] - 1, key + 1)
+    value_index = np.where(string_value, 2 * (key + 1), len(spans) + scalar_at[gap_after])
+    scalar_keys = np.flatnonzero(~string_value)
+    if len(scalar_keys):
+        literal = values.take(pa.array(value_index[scalar_keys]))
+        value_index[scalar_keys[pc.equal(literal, "null").to_numpy(zero_copy_only=False)]] = -1
+    rows = np.flatnonzero(simple)
+    row_of_line = np.cumsum(simple) - 1
+    owner = row_of_line[line[key]]
+    columns = []
+    for field in range(len(REQUIRED_COLUMNS)):
+        chosen = np.flatnonzero(code == field)
+        chosen = chosen[_last_in_run(owner[chosen])]  # the last of the name in its line wins
+        index = np.full(len(rows), -1, np.int64)
+        index[owner[chosen]] = value_index[chosen]
+        column = values.take(pa.array(index, mask=index < 0))
+        columns.append(pc.utf8_trim(column, characters=PYTHON_WHITESPACE))
+    checked = validate_columns(*columns)
+
+    def text(at: int) -> str:
+        return data[starts[at] : stops[at]].decode("utf-8")
+
+    bad = np.flatnonzero(checked.reasons != VALID)
+    rejected = [
+        (at, code, text(at)) for at, code in zip(rows[bad].tolist(), checked.reasons[bad].tolist(), strict=True)
+    ]
+    read = len(rows)
+    exact_lines, records = [], []
+    for at in np.flatnonzero(~simple & (stops > starts)).tolist():
+        content = text(at)
+        if not content.strip():
+            continue
+        read += 1
+        fields = json_values(content)
+        result = "malformed_row" if fields is None else validate(*fields)
+        if isinstance(result, str):
+            rejected.append((at, REASON_CODES[result], content))
+        else:
+            exact_lines.append(at)
+            records.append(result)
+    valid = checked.valid
+    if records:
+        order = np.argsort(np.concatenate((rows[checked.reasons == VALID], exact_lines)), kind="stable")
+        valid = pa.concat_batches([valid, records_batch(records)]).take(pa.array(order))
+    rejected.sort()
+    first_line = block.first_line
+    named_rows = [(first_line + at, ROW_REASONS[code - 1], content) for at, code, content in rejected]
+    return BlockRows(read, named_rows, valid)
