@@ -1,10 +1,10 @@
 # IAM of one environment, one file per role with its policy: execution.tf (the ECS execution
 # roles), run.tf (run worker and RUN_DATE entry), daemon.tf, webserver.tf, code_server.tf,
-# ecs_infrastructure.tf and deploy.tf (GitHub Actions). This file holds what they share: the
-# ECS task trust policy and the capability documents several roles are built from (db_login,
-# stop_run_tasks, launch_run_tasks). Every statement names its actions (no wildcards) and,
-# wherever the action supports it, its resources. Each role gets exactly the AWS calls its code
-# makes.
+# ecs_infrastructure.tf and deploy.tf (GitHub Actions; deploy_refresh.tf its plan's read-only
+# refresh). This file holds what they share: the ECS task trust policy and the capability
+# documents several roles are built from (db_login, stop_run_tasks, launch_run_tasks). Every
+# statement names its actions (no wildcards) and, wherever the action supports it, its resources.
+# Each role gets exactly the AWS calls its code makes.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
