@@ -2560,6 +2560,7 @@ def test_task_subnets_have_no_route_to_the_internet():
     assert nat["subnet_id"] == "${aws_subnet.public[0].id}" and literal(nat["source_dest_check"]) is False
     assert nat["vpc_security_group_ids"] == ["${aws_security_group.nat.id}"]
     assert nat["metadata_options"][0]["http_tokens"] == "required"
+    assert nat["maintenance_options"][0]["auto_recovery"] == "default"
     assert literal(nat["root_block_device"][0]["encrypted"]) is True
     assert nat["root_block_device"][0]["kms_key_id"] == "${var.kms_key_arn}"
     assert "iam_instance_profile" not in nat and "key_name" not in nat and "associate_public_ip_address" not in nat

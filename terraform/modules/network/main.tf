@@ -273,6 +273,11 @@ resource "aws_instance" "nat" {
     http_tokens   = "required"
   }
 
+  # EC2 moves the instance to healthy hardware on a host failure (same address, same volume).
+  maintenance_options {
+    auto_recovery = "default"
+  }
+
   root_block_device {
     volume_type = "gp3"
     volume_size = var.nat_instance_volume_gb
