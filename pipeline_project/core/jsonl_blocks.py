@@ -36,8 +36,12 @@ _GAP = (
 # Gap kinds. OPEN: `{`; COLON: `:` (a string value follows); COMMA: `,` (a key follows); CLOSE: `}`;
 # SCALAR_COMMA / SCALAR_CLOSE: `:` and a scalar value, then `,` or `}`; BAD: anything else.
 OPEN, COLON, COMMA, CLOSE, SCALAR_COMMA, SCALAR_CLOSE, BAD = range(7)
-_PUNCTUATION = np.full(256, BAD, np.int8)
-_PUNCTUATION[[ord("{"), ord(":"), ord(","), ord("}")]] = [OPEN, COLON, COMMA, CLOSE]
+# The kind of a gap of one byte, or of two bytes the second a space (": ", ", "), by
+# (length << 16 | first byte << 8 | second byte); BAD for the rest, which the regex decides.
+_SHORT_GAPS = np.full(4 << 16, BAD, np.int8)
+for _byte, _kind in zip(b"{:,}", (OPEN, COLON, COMMA, CLOSE), strict=True):
+    _SHORT_GAPS[(1 << 16) | (_byte << 8) : (1 << 16) | ((_byte + 1) << 8)] = _kind
+    _SHORT_GAPS[(2 << 16) | (_byte << 8) | ord(" ")] = _kind
 _KEY_BEFORE = np.array([True, False, True, False, True, False, False])  # the gap's next string is a key
 _AFTER_KEY = np.array([False, True, False, False, True, True, False])
 _AFTER_VALUE = np.array([False, False, True, True, False, False, False])
@@ -104,14 +108,9 @@ def _gap_kinds(
     data: bytes, raw: np.ndarray, start: np.ndarray, stop: np.ndarray
 ) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """(kind per gap, the scalar values found, each gap's index into them: -1 unless it holds one)."""
-    length = stop - start
-    first = raw[np.minimum(start, len(raw) - 1)]
-    second = raw[np.minimum(start + 1, len(raw) - 1)]
-    kinds = np.full(len(start), BAD, np.int8)
-    one = length == 1
-    kinds[one] = _PUNCTUATION[first[one]]
-    spaced = (length == 2) & (second == ord(" "))  # ": " and ", "
-    kinds[spaced] = _PUNCTUATION[first[spaced]]
+    length = np.minimum(stop - start, 3)
+    # A gap starts inside the block; one byte on may be past its end only for an empty gap.
+    kinds = _SHORT_GAPS[(length << 16) | (raw[start].astype(np.int64) << 8) | raw[np.minimum(start + 1, len(raw) - 1)]]
     rest = np.flatnonzero((kinds == BAD) & (length > 0))
     rest = rest[np.argsort(start[rest], kind="stable")]  # the end gaps come last in the arrays, not in the data
     scalar_at = np.full(len(start), -1, np.int64)

@@ -384,7 +384,7 @@ def _jsonl_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[JsonlBlock |
             return
         whole = block if block.endswith(b"\n") else block + b"\n"
         start, lines = 0, whole.count(b"\n")
-        for end in _line_cuts(whole, BLOCK_LINES):
+        for end in _line_cuts(whole, BLOCK_LINES) if lines > BLOCK_LINES else [len(whole)]:
             yield JsonlBlock(whole[start:end], line_number)
             line_number += min(BLOCK_LINES, lines)
             lines -= BLOCK_LINES
