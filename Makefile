@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PIPELINE_STORAGE_URL ?= $(CURDIR)/.lake
 
-.PHONY: install tools test lint demo dev clean bench cost
+.PHONY: install tools test lint demo dev clean bench screenshots cost
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,10 @@ $(CHECKOV): requirements/checkov.txt
 
 tools: $(CHECKOV)
 
+# nux: no "Join the Dagster community" dialog over the first page of make dev.
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+	printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $@
 
 test: install tools
 	$(BIN)/ruff check pipeline_project pipeline_project_tests
@@ -46,10 +47,14 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	echo; \
 	echo "Reports:    $(PIPELINE_STORAGE_URL)/reports/"; \
 	echo "Quarantine: $(PIPELINE_STORAGE_URL)/quarantine/"; \
-	echo "Open the UI: make dev, then http://127.0.0.1:3000 (runs above are under Runs; assets under Assets)"
+	echo "Open the UI: make dev, then http://127.0.0.1:3000 (runs above are under Runs; daily_report under Catalog)"
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+# The README's pictures (docs/images/*.png), taken by the browser test of the UI.
+screenshots: install
+	UI_SCREENSHOTS_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest pipeline_project_tests/ui -q -p no:cacheprovider
 
 # The benchmark (docs/performance.md): one generated day, computed by the pipeline, DuckDB, pandas and polars.
 # make bench BENCH_SIZE_MB=1024 BENCH_FORMAT=parquet; BENCH_SCALE=1 also runs the scale benchmarks

@@ -56,8 +56,8 @@ def _wait(predicate, timeout: float, what: str):
 
 
 @contextlib.contextmanager
-def _dagster_dev(tmp_path, local_url, **settings: str):
-    """`dagster dev` on a free loopback port over a local lake; yields the GraphQL URL."""
+def _dagster_dev(tmp_path, local_url, cli: str = "dagster", **settings: str):
+    """`dagster dev` (or `dg dev`: cli="dg") on a free loopback port over a local lake; yields the GraphQL URL."""
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -71,11 +71,10 @@ def _dagster_dev(tmp_path, local_url, **settings: str):
         "PIPELINE_BACKFILL_BATCH_DAYS": "2",
         **settings,
     }
-    dagster = str(Path(sys.executable).with_name("dagster"))
     log = (tmp_path / "dagster-dev.log").open("w")
-    # No -m/-w: `dagster dev` must find the code through pyproject.toml.
+    # No -m/-w: `dagster dev` and `dg dev` must find the code through pyproject.toml.
     process = subprocess.Popen(
-        [dagster, "dev", "-h", "127.0.0.1", "-p", str(port)],
+        [str(Path(sys.executable).with_name(cli)), "dev", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO,
         env=env,
         stdout=log,
