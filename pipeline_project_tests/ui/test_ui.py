@@ -12,6 +12,7 @@ records. So the failed day is one whose producer wrote `_SUCCESS` and nothing el
 unreadable day's run succeeds with the quarantine reason in its log.
 
 With UI_SCREENSHOTS_DIR set (`make screenshots`), the test also saves the README's pictures there.
+The test's own instance keeps Dagster's default, so it dismisses the dialog; make dev's turns it off.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus
@@ -31,7 +33,7 @@ from pipeline_project.defs.policy import run_days
 from pipeline_project.storage import open_storage
 from pipeline_project_tests.conftest import land, land_sample
 from pipeline_project_tests.core.reference import quarantined_rows, reference_day, report_numbers
-from pipeline_project_tests.test_dagster_dev import _dagster_dev
+from pipeline_project_tests.test_dagster_dev import REPO, _dagster_dev
 
 TODAY = dt.datetime.now(dt.UTC).date()
 # Inside the launch dialog's default window (the last 90 days), older than the sensor's look-back.
@@ -176,3 +178,14 @@ def test_backfill_runs_partitions_checks_and_a_failed_day_in_the_browser(tmp_pat
     # Nothing lost: the unreadable file is kept whole in the quarantine; the empty day has no report.
     assert lake.read_bytes(f"quarantine/{UNREADABLE}/files/events.csv.gz") == UNREADABLE_FILES["events.csv.gz"]
     assert lake.read_bytes(report_key(EMPTY)) is None
+
+
+def test_make_dev_instance_shows_no_community_dialog(tmp_path):
+    """make dev's instance (the Makefile writes its dagster.yaml) turns the first-visit dialog off."""
+    home = tmp_path / "home"
+    done = subprocess.run(
+        ["make", "-s", "-C", str(REPO), f"DAGSTER_HOME={home}", f"{home}/dagster.yaml"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert (instance.nux_enabled, instance.telemetry_enabled) == (False, False)
