@@ -182,7 +182,7 @@ def publish(context: AssetExecutionContext, lake: LakeResource, quality: Quality
             context.add_asset_metadata(
                 _report_metadata(report, storage.location(key), seconds), asset_key="daily_report", partition_key=day
             )
-            # The report is written: one CloudWatch EMF line on stdout, and a log line saying where.
+            # The report is written: its CloudWatch EMF line (where CloudWatch reads stdout), and where.
             emit_report_metrics(report, seconds, run_id)
             context.log.info(f"report written: {storage.location(key)}", extra={"partition": day})
     finally:
