@@ -32,7 +32,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 test: install tools
 	$(BIN)/ruff check pipeline_project pipeline_project_tests
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=20
 
 lint: install
 	$(BIN)/ruff check pipeline_project pipeline_project_tests
