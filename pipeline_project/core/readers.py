@@ -13,7 +13,9 @@ import csv
 import datetime as dt
 import gzip
 import io
+import queue
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
@@ -44,6 +46,7 @@ SPARSE_LINE = 16
 CSV_FIELD_LIMIT = 16 << 20
 # Likewise for one physical line (a field at the limit plus the rest of its row fits).
 LINE_LIMIT = 2 * CSV_FIELD_LIMIT
+AHEAD_CHUNKS = 2  # chunks of a .jsonl.gz file inflated ahead of its reader
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 _EPOCH = dt.datetime(1970, 1, 1)
 _UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
@@ -128,6 +131,70 @@ def _text_source(fmt: str, stream: BinaryIO, max_bytes: int) -> _LimitedReader:
     if fmt.endswith(".gz"):
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
     return _LimitedReader(stream, max_bytes)
+
+
+@contextlib.contextmanager
+def _text_ahead(fmt: str, stream: BinaryIO, max_bytes: int, chunk_bytes: int) -> Iterator[_LimitedReader]:
+    """_text_source, with gzip inflated a few chunks ahead on a thread of its own. JSONL only: CSV reads
+    a file of empty lines in small pieces, which reading ahead would undo."""
+    if not fmt.endswith(".gz"):
+        yield _LimitedReader(stream, max_bytes)
+        return
+    ahead = _Ahead(gzip.GzipFile(fileobj=stream, mode="rb"), chunk_bytes)
+    try:
+        yield _LimitedReader(ahead, max_bytes)
+    finally:
+        ahead.close()
+
+
+class _Ahead(io.RawIOBase):
+    """A stream read by a thread of its own, up to AHEAD_CHUNKS chunks ahead: zlib inflates without
+    the GIL, so the blocks' parsing goes on meanwhile. Its errors are raised to the reader, in order."""
+
+    def __init__(self, inner: BinaryIO, chunk_bytes: int):
+        self._chunks: queue.Queue = queue.Queue(maxsize=AHEAD_CHUNKS)
+        self._stop = threading.Event()
+        self._head = memoryview(b"")
+        self._done = False
+        threading.Thread(target=self._fill, args=(inner, chunk_bytes), name="inflate", daemon=True).start()
+
+    def _fill(self, inner: BinaryIO, size: int) -> None:
+        while not self._stop.is_set():
+            try:
+                item = inner.read(size)
+            except BaseException as exc:  # handed to the reader, which raises it
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._chunks.put(item, timeout=0.1)  # wakes now and then to see whether to stop
+                    break
+                except queue.Full:
+                    continue
+            if not isinstance(item, bytes) or not item:
+                return
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self._head:
+            if self._done:
+                return 0
+            item = self._chunks.get()
+            if isinstance(item, BaseException) or not item:
+                self._done = True
+                if isinstance(item, BaseException):
+                    raise item
+                return 0
+            self._head = memoryview(item)
+        n = min(len(buffer), len(self._head))
+        buffer[:n] = self._head[:n]
+        self._head = self._head[n:]
+        return n
+
+    def close(self) -> None:
+        self._stop.set()
+        super().close()
 
 
 class _Chain(io.RawIOBase):
@@ -347,8 +414,8 @@ def read_jsonl_items(
 
     Together they are exactly read_rows' rows: same line numbers, same values, same rejections.
     """
-    with _file_errors():
-        yield from _jsonl_items(_text_source(fmt, stream, max_bytes), chunk_bytes)
+    with _file_errors(), _text_ahead(fmt, stream, max_bytes, chunk_bytes) as raw:
+        yield from _jsonl_items(raw, chunk_bytes)
 
 
 def _jsonl_items(raw: _LimitedReader, chunk_bytes: int) -> Iterator[JsonlBlock | RawRow]:

@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import sys
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -362,3 +363,14 @@ def test_simple_lines_never_reach_json_loads(monkeypatch):
 
 def test_python_whitespace_is_what_str_strip_removes():
     assert set(PYTHON_WHITESPACE) == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+
+
+def test_a_gzip_file_left_half_read_stops_its_inflating_thread():
+    row = b'{"event_id": "a", "event_time": "2025-01-01T00:00:00Z", "user_id": "u", "event_type": "view"}\n'
+    items = read_jsonl_items("jsonl.gz", io.BytesIO(gzip.compress(row * 20_000)), 1 << 30, 4096)
+    assert isinstance(next(items), JsonlBlock)
+    items.close()
+    for thread in threading.enumerate():
+        if thread.name == "inflate":
+            thread.join(timeout=10)
+            assert not thread.is_alive()
