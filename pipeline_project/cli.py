@@ -16,6 +16,7 @@ import time
 import uuid
 import warnings
 
+from pipeline_project.bench.engines import ENGINES, FORMATS
 from pipeline_project.core.contract import raw_day_prefix, report_key
 from pipeline_project.core.dates import InvalidDay, days_between, parse_day
 from pipeline_project.storage import StorageError
@@ -64,8 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--size-mb", type=float, default=256, help="MiB of raw data to generate (default 256)")
     bench.add_argument(
         "--format",
-        # pipeline_project.bench.engines.FORMATS, not imported here: it would load numpy for every command.
-        choices=("csv", "csv.gz", "jsonl", "jsonl.gz", "parquet", "parquet-native"),
+        choices=tuple(FORMATS),
         default="csv",
         help="file format (default csv); parquet-native: timestamp, decimal and integer columns",
     )
@@ -75,8 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--engines",
-        default="pipeline,duckdb,pandas,polars",
-        help="comma-separated subset (default pipeline,duckdb,pandas,polars)",
+        default=",".join(ENGINES),
+        help=f"comma-separated subset (default {','.join(ENGINES)})",
     )
     return parser
 
@@ -220,13 +220,13 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline_project.bench import run_bench
+    from pipeline_project.bench.runner import run_bench
 
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     if args.size_mb <= 0:
         raise UsageError("--size-mb must be more than 0")
-    if not engines or any(e not in ("pipeline", "duckdb", "pandas", "polars") for e in engines):
-        raise UsageError("--engines takes a comma-separated subset of pipeline,duckdb,pandas,polars")
+    if not engines or any(e not in ENGINES for e in engines):
+        raise UsageError(f"--engines takes a comma-separated subset of {','.join(ENGINES)}")
     return run_bench(args.size_mb, args.format, args.seed, args.workdir, engines)
 
 
