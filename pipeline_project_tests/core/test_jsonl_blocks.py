@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from pipeline_project.core import jsonl_blocks, readers
 from pipeline_project.core.columnar import BlockRows
 from pipeline_project.core.jsonl_blocks import PYTHON_WHITESPACE, JsonlBlock, parse_block
-from pipeline_project.core.readers import FileRejected, RawRow, read_jsonl_items, read_rows
-from pipeline_project_tests.core.test_csv_blocks import Outcome, row_entry
+from pipeline_project.core.readers import FileRejected, RawRow, read_jsonl_items
+from pipeline_project_tests.core.test_csv_blocks import Outcome, row_entry, via_rows
 
 MAX = 1 << 20
 BOM = b"\xef\xbb\xbf"
@@ -64,17 +64,6 @@ def block_entries(block: JsonlBlock, parsed: BlockRows) -> list[tuple]:
     return entries
 
 
-def via_rows(fmt: str, data: bytes, chunk_bytes: int, max_bytes: int = MAX) -> Outcome:
-    outcome = Outcome(rows=[])
-    try:
-        for row in read_rows(fmt, io.BytesIO(data), max_bytes, chunk_bytes):
-            outcome.rows.append(row_entry(row))
-            outcome.read += 1
-    except FileRejected as problem:
-        outcome.rejected = problem.reason
-    return outcome
-
-
 def via_items(fmt: str, data: bytes, chunk_bytes: int, max_bytes: int = MAX) -> Outcome:
     outcome = Outcome(rows=[])
     next_line = 1
@@ -102,7 +91,7 @@ def via_items(fmt: str, data: bytes, chunk_bytes: int, max_bytes: int = MAX) -> 
 def assert_same(data: bytes, chunk_bytes: int = 1 << 20, fmt: str = "jsonl", max_bytes: int = MAX) -> Outcome:
     if fmt.endswith(".gz"):
         data = gzip.compress(data)
-    want = via_rows(fmt, data, chunk_bytes, max_bytes)
+    want = via_rows(fmt, data, max_bytes, chunk_bytes)
     got = via_items(fmt, data, chunk_bytes, max_bytes)
     assert got.comparable() == want.comparable()
     return got
@@ -227,7 +216,7 @@ def test_a_block_of_any_lines_parses_as_the_row_path_reads_it(lines):
     if not readers._is_utf8(data):
         return  # a lone surrogate written raw is not UTF-8: such a file never makes a block
     got = via_items("jsonl", data, 1 << 20)
-    assert got.comparable() == via_rows("jsonl", data, 1 << 20).comparable()
+    assert got.comparable() == via_rows("jsonl", data).comparable()
     assert got.raw_rows == 0
 
 
@@ -329,7 +318,7 @@ def test_gaps_of_every_spacing_in_one_block():
     reasons = ["missing_field", "valid", "valid", "valid"]
     for lines, want_reasons in ((rows[:2], reasons[:2]), (rows * 3, reasons * 3)):
         data = "\n".join(lines).encode()
-        want = via_rows("jsonl", data, 1 << 20)
+        want = via_rows("jsonl", data)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(jsonl_blocks, "json_values", no_exact_path)
             got = via_items("jsonl", data, 1 << 20)
@@ -355,7 +344,7 @@ def test_simple_lines_never_reach_json_loads(monkeypatch):
         b' "event_type": "purchase", "amount": 12.5, "currency": "EUR", "n": -1.5e3, "ok": true}\r\n'
         b'{"event_id":"e2","event_time":"2025-06-15 00:00:00","user_id":"u2","event_type":"view","amount":null}\n'
     ) * 40
-    want = via_rows("jsonl", data, 1 << 20)
+    want = via_rows("jsonl", data)
     monkeypatch.setattr(jsonl_blocks, "json_values", no_exact_path)
     got = via_items("jsonl", data, 1 << 20)
     assert got.comparable() == want.comparable() and got.read == 80 and got.rejected is None
