@@ -66,12 +66,14 @@ def test_backfill_runs_partitions_checks_and_a_failed_day_in_the_browser(tmp_pat
         "PIPELINE_SENSOR_INTERVAL_SECONDS": "60",
         "PIPELINE_SCHEDULE_CRON": "0 1 * * *",
     }
+    chromium = shutil.which("chromium")
+    assert chromium, "the browser test drives Debian's Chromium: apt-get install chromium (as .ci/run does)"
     with (
         _dagster_dev(tmp_path, local_url, cli="dg", **settings) as graphql,
         sync_playwright() as playwright,
     ):
         ui = graphql.removesuffix("/graphql")
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         expect.set_options(timeout=60_000)
 
