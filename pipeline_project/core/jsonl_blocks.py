@@ -37,11 +37,11 @@ _GAP = (
 # SCALAR_COMMA / SCALAR_CLOSE: `:` and a scalar value, then `,` or `}`; BAD: anything else.
 OPEN, COLON, COMMA, CLOSE, SCALAR_COMMA, SCALAR_CLOSE, BAD = range(7)
 # The kind of a gap of one byte, or of two bytes the second a space (": ", ", "), by
-# (length << 16 | first byte << 8 | second byte); BAD for the rest, which the regex decides.
-_SHORT_GAPS = np.full(4 << 16, BAD, np.int8)
+# [length (3: longer), first byte, second byte]; BAD for the rest, which the regex decides.
+_SHORT_GAPS = np.full((4, 256, 256), BAD, np.int8)
 for _byte, _kind in zip(b"{:,}", (OPEN, COLON, COMMA, CLOSE), strict=True):
-    _SHORT_GAPS[(1 << 16) | (_byte << 8) : (1 << 16) | ((_byte + 1) << 8)] = _kind
-    _SHORT_GAPS[(2 << 16) | (_byte << 8) | ord(" ")] = _kind
+    _SHORT_GAPS[1, _byte, :] = _kind
+    _SHORT_GAPS[2, _byte, ord(" ")] = _kind
 _KEY_BEFORE = np.array([True, False, True, False, True, False, False])  # the gap's next string is a key
 _AFTER_KEY = np.array([False, True, False, False, True, True, False])
 _AFTER_VALUE = np.array([False, False, True, True, False, False, False])
@@ -108,9 +108,9 @@ def _gap_kinds(
     data: bytes, raw: np.ndarray, start: np.ndarray, stop: np.ndarray
 ) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """(kind per gap, the scalar values found, each gap's index into them: -1 unless it holds one)."""
-    length = np.minimum(stop - start, 3)
     # A gap starts inside the block; one byte on may be past its end only for an empty gap.
-    kinds = _SHORT_GAPS[(length << 16) | (raw[start].astype(np.int64) << 8) | raw[np.minimum(start + 1, len(raw) - 1)]]
+    length = np.minimum(stop - start, 3)
+    kinds = _SHORT_GAPS[length, raw[start], raw.take(start + 1, mode="clip")]
     rest = np.flatnonzero((kinds == BAD) & (length > 0))
     rest = rest[np.argsort(start[rest], kind="stable")]  # the end gaps come last in the arrays, not in the data
     scalar_at = np.full(len(start), -1, np.int64)
@@ -135,7 +135,9 @@ def _gap_kinds(
 def parse_block(block: JsonlBlock) -> BlockRows:
     data = block.data
     raw = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(raw == ord("\n"))
+    low = np.flatnonzero(raw < 0x20)  # newlines and the other control bytes, in one pass
+    newline = raw[low] == ord("\n")
+    ends = low[newline]
     n = len(ends)
     starts = np.zeros(n, np.int64)
     starts[1:] = ends[:-1] + 1
@@ -144,10 +146,11 @@ def parse_block(block: JsonlBlock) -> BlockRows:
 
     # Lines with a backslash or a control byte (other than the newline and a final CR) are not simple.
     simple = np.ones(n, bool)
-    special = np.flatnonzero((raw < 0x20) | (raw == ord("\\")))
-    byte = raw[special]
-    special = special[(byte != ord("\n")) & ~((byte == ord("\r")) & (raw[np.minimum(special + 1, len(raw) - 1)] == 10))]
-    simple[np.searchsorted(ends, special)] = False
+    control = low[~newline]
+    control = control[(raw[control] != ord("\r")) | (raw.take(control + 1, mode="clip") != ord("\n"))]
+    simple[np.searchsorted(ends, control)] = False
+    if b"\\" in data:
+        simple[np.searchsorted(ends, np.flatnonzero(raw == ord("\\")))] = False
 
     # Strings: quotes pair up within a line that holds an even number of them (the others are dropped).
     quotes = np.flatnonzero(raw == ord('"'))
@@ -160,7 +163,7 @@ def parse_block(block: JsonlBlock) -> BlockRows:
     opens, closes = quotes[0::2], quotes[1::2]
     line = np.repeat(np.arange(n), per_line // 2)  # of each string
     # Bytes outside printable ASCII must sit inside a string.
-    high = np.flatnonzero(raw > 0x7E)
+    high = np.flatnonzero(raw > 0x7E) if not data.isascii() or b"\x7f" in data else ()
     if len(high):
         at = np.searchsorted(opens, high, side="right") - 1
         inside = (at >= 0) & (closes[np.maximum(at, 0)] > high) if len(opens) else np.zeros(len(high), bool)
@@ -204,15 +207,15 @@ def parse_block(block: JsonlBlock) -> BlockRows:
     rows = np.flatnonzero(simple)
     row_of_line = np.cumsum(simple) - 1
     owner = row_of_line[line[key]]
-    columns = []
+    # The six columns are taken and trimmed as one array, field after field, then sliced.
+    index = np.full((len(REQUIRED_COLUMNS), len(rows)), -1, np.int64)
     for field in range(len(REQUIRED_COLUMNS)):
         chosen = np.flatnonzero(code == field)
         chosen = chosen[_last_in_run(owner[chosen])]  # the last of the name in its line wins
-        index = np.full(len(rows), -1, np.int64)
-        index[owner[chosen]] = value_index[chosen]
-        column = values.take(pa.array(index, mask=index < 0))
-        columns.append(pc.utf8_trim(column, characters=PYTHON_WHITESPACE))
-    checked = validate_columns(*columns)
+        index[field, owner[chosen]] = value_index[chosen]
+    index = index.ravel()
+    fields = pc.utf8_trim(values.take(pa.array(index, mask=index < 0)), characters=PYTHON_WHITESPACE)
+    checked = validate_columns(*(fields.slice(f * len(rows), len(rows)) for f in range(len(REQUIRED_COLUMNS))))
 
     def text(at: int) -> str:
         return data[starts[at] : stops[at]].decode("utf-8")
