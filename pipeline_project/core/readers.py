@@ -22,13 +22,13 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
 from pipeline_project.core.contract import REQUIRED_COLUMNS
 from pipeline_project.core.csv_blocks import CsvBlock, is_plain
 from pipeline_project.core.jsonl_blocks import JsonlBlock, json_text, json_values
+from pipeline_project.core.parquet_columns import text_column
 
 CHUNK_BYTES = 2 << 20
 BATCH_ROWS = 65_536
@@ -471,22 +471,33 @@ def _is_utf8(data: bytes) -> bool:
 
 
 class ParquetColumns(NamedTuple):
-    """A batch of Parquet rows whose six fields are all ASCII text: validated as columns."""
+    """A batch of Parquet rows whose six fields all have a fast text (parquet_columns): validated as columns."""
 
     first_row: int  # 1-based row number of the batch's first row
-    columns: list[pa.Array]  # string arrays, REQUIRED_COLUMNS order, values as stored
+    columns: list[pa.Array]  # ASCII string arrays, REQUIRED_COLUMNS order, each value _column_text's text
 
 
 def read_parquet_items(stream: BinaryIO, batch_rows: int = BATCH_ROWS) -> Iterator[ParquetColumns | RawRow]:
-    """read_rows' Parquet rows, with all-ASCII text batches handed over whole as columns."""
+    """read_rows' Parquet rows, with the batches whose columns all convert whole handed over as columns."""
     with _file_errors():
         for first_row, batch in _parquet_batches(stream, batch_rows):
             with _undecodable():
-                columns = [_as_text_column(batch.column(i)) for i in range(len(REQUIRED_COLUMNS))]
-            if all(c is not None for c in columns):
-                yield ParquetColumns(first_row, columns)
-            else:
+                columns = _text_columns(batch)
+            if columns is None:
                 yield from _batch_rows(first_row, batch)
+            else:
+                yield ParquetColumns(first_row, columns)
+
+
+def _text_columns(batch: pa.RecordBatch) -> list[pa.Array] | None:
+    """The six columns' fast texts, or None at the first that has none: the batch keeps the row path."""
+    columns = []
+    for i in range(len(REQUIRED_COLUMNS)):
+        texts = text_column(batch.column(i), _column_text)
+        if texts is None:
+            return None
+        columns.append(texts)
+    return columns
 
 
 @contextlib.contextmanager
@@ -495,20 +506,6 @@ def _undecodable():
         yield
     except (pa.ArrowException, OSError) as exc:
         raise FileRejected("unreadable_file", f"Parquet data cannot be decoded: {exc}") from None
-
-
-def _as_text_column(array: pa.Array) -> pa.Array | None:
-    """The column as a string array when every value is ASCII text (str.strip then equals Arrow's trim)."""
-    kind = array.type
-    if pat.is_dictionary(kind):
-        array = array.dictionary_decode()
-        kind = array.type
-    if not (pat.is_string(kind) or pat.is_large_string(kind) or pat.is_string_view(kind)):
-        return None
-    array = array.cast(pa.string())
-    if pc.all(pc.string_is_ascii(array)).as_py() is False:
-        return None
-    return array
 
 
 def _parquet_rows(stream: BinaryIO, batch_rows: int) -> Iterator[RawRow]:
