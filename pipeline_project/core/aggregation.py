@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline_project.core.columnar import BlockRows, records_batch
@@ -102,7 +103,7 @@ class FileTally:
 
     def spill_batch(self, valid: pa.RecordBatch) -> pa.RecordBatch:
         return pa.RecordBatch.from_arrays(
-            [*valid.columns, pa.array([self.index] * valid.num_rows, pa.int32())], schema=SPILL_SCHEMA
+            [*valid.columns, pa.array(np.full(valid.num_rows, self.index, np.int32))], schema=SPILL_SCHEMA
         )
 
     def _quarantine_row(self, row_number: int, reason: str, content: str) -> None:

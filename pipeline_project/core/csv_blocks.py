@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline_project.core.columnar import REASON_CODES, VALID, BlockRows, ValidatedColumns, validate_columns
+from pipeline_project.core.columnar import REASON_CODES, VALID, BlockRows, Texts, check_texts, valid_batch
 from pipeline_project.core.contract import ROW_REASONS
 
 _SAFE = bytes([9, 10, *range(0x20, 0x7F)]).replace(b'"', b"")
-_TRIM = " \t,\n"  # a value is a field plus its separator; strip() of ASCII is spaces and tabs here
+_SPACES = " \t"  # what str.strip() removes from a field of a plain block
+_IS_SPACE = np.isin(np.arange(256), np.frombuffer(_SPACES.encode(), np.uint8))
 _MALFORMED = REASON_CODES["malformed_row"]
 
 
@@ -35,6 +36,43 @@ def is_plain(data: bytes) -> bool:
     return not data.translate(None, _SAFE)
 
 
+class _Fields:
+    """Every field of a block as a byte range [start, end) of its data, ends at the separators."""
+
+    def __init__(self, data: bytes, raw: np.ndarray, seps: np.ndarray):
+        self.data, self.raw = data, raw
+        self.start = np.empty(len(seps), np.int64)
+        self.start[:1] = 0
+        self.start[1:] = seps[:-1] + 1
+        self.end = seps.astype(np.int64)
+
+    def array(self) -> pa.StringArray:
+        """The fields as one Arrow array, without copying: field k is value 2k (2k+1 is what follows it)."""
+        offsets = np.empty(2 * len(self.start) + 1, np.int32)
+        offsets[0:-1:2] = self.start
+        offsets[1::2] = self.end
+        offsets[-1] = len(self.data)
+        return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(self.data))
+
+    def strip(self, fields: np.ndarray) -> None:
+        """Narrows these fields to their text without surrounding spaces and tabs."""
+        start, end = self.start[fields], self.end[fields]
+        padded = fields[(end > start) & (_IS_SPACE[self.raw[start]] | _IS_SPACE[self.raw[np.maximum(end - 1, 0)]])]
+        if len(padded) == 0:  # the usual case: no field to touch
+            return
+        pieces = self.array().take(pa.array(2 * padded))
+        left = pc.ascii_ltrim(pieces, characters=_SPACES)
+        self.start[padded] += _lengths(pieces) - _lengths(left)
+        self.end[padded] = self.start[padded] + _lengths(pc.ascii_rtrim(left, characters=_SPACES))
+
+    def texts(self, fields: np.ndarray) -> Texts:
+        return Texts(self.raw, self.start[fields], self.end[fields] - self.start[fields])
+
+
+def _lengths(values: pa.Array) -> np.ndarray:
+    return pc.binary_length(values).to_numpy(zero_copy_only=False)
+
+
 def parse_block(block: CsvBlock) -> BlockRows:
     data = block.data
     raw = np.frombuffer(data, np.uint8)
@@ -45,30 +83,28 @@ def parse_block(block: CsvBlock) -> BlockRows:
     line_start = np.concatenate(([0], seps[newline_at[:-1]] + 1))
     line_end = seps[newline_at]
     good = np.flatnonzero(fields == block.width)
-    offsets = np.empty(len(seps) + 1, np.int32)
-    offsets[0] = 0
-    offsets[1:] = seps + 1
-    values = pa.StringArray.from_buffers(len(seps), pa.py_buffer(offsets), pa.py_buffer(data))
-    first_value = line_first_sep[good]
-    columns = [pc.utf8_trim(values.take(pa.array(first_value + p)), characters=_TRIM) for p in block.positions]
-    checked: ValidatedColumns = validate_columns(*columns)
+    spans = _Fields(data, raw, seps)
+    picked = [line_first_sep[good] + p for p in block.positions]  # the contract's fields of each record
+    spans.strip(np.concatenate(picked))
+    checks = check_texts(*(spans.texts(column) for column in picked))
+    values = spans.array()
+    sources = [pa.array(2 * column) for column in picked]
+    valid = valid_batch(checks, lambda field, rows: values.take(sources[field].take(rows)))
 
     def text(line: int) -> str:
         return data[line_start[line] : line_end[line]].decode("ascii")
 
-    # A blank line (one field of only spaces and tabs) is no row at all; found without a Python
-    # loop, since a block may hold nothing else.
-    visible = (raw != ord(" ")) & (raw != ord("\t")) & (raw != ord("\n"))
-    filled = np.concatenate(([0], np.cumsum(visible, dtype=np.int32)))  # visible bytes before each
-    blank = (fields == 1) & (filled[line_end] == filled[line_start])
-    rejected: list[tuple[int, int, str]] = []
-    for line in np.flatnonzero((fields != block.width) & ~blank).tolist():
-        rejected.append((line, _MALFORMED, text(line)))
-    bad = np.flatnonzero(checked.reasons != VALID)
-    for line, code in zip(good[bad].tolist(), checked.reasons[bad].tolist(), strict=True):
+    # A blank line (one field of only spaces and tabs) is no row at all.
+    odd = np.flatnonzero(fields != block.width)
+    single = line_first_sep[odd]
+    spans.strip(single)
+    blank = (fields[odd] == 1) & (spans.end[single] == spans.start[single])
+    rejected: list[tuple[int, int, str]] = [(line, _MALFORMED, text(line)) for line in odd[~blank].tolist()]
+    bad = np.flatnonzero(checks.reasons != VALID)
+    for line, code in zip(good[bad].tolist(), checks.reasons[bad].tolist(), strict=True):
         rejected.append((line, code, text(line)))
     rejected.sort()
-    read = len(good) + sum(1 for _line, code, _content in rejected if code == _MALFORMED)
+    read = len(good) + int((~blank).sum())
     first = block.first_line
     named = [(first + line, ROW_REASONS[code - 1], content) for line, code, content in rejected]
-    return BlockRows(read, named, checked.valid)
+    return BlockRows(read, named, valid)

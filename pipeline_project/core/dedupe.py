@@ -69,17 +69,34 @@ def _hash_slice(values: pa.Array, partitions: int) -> np.ndarray:
     offs = np.frombuffer(offsets, np.int32, len(values) + 1, values.offset * 4).astype(np.int64)
     raw = np.frombuffer(data, np.uint8)[offs[0] : offs[-1]] if data is not None else np.zeros(0, np.uint8)
     starts, lengths = offs[:-1] - offs[0], np.diff(offs)
+    if len(values) and (lengths == lengths[0]).all():
+        sums = _equal_length_sums(raw.reshape(len(values), int(lengths[0])))
+    else:
+        sums = _byte_sums(raw, starts, lengths)
+    mixed = (sums ^ (sums >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
+    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+def _equal_length_sums(keys: np.ndarray) -> np.ndarray:
+    """The position-weighted sums of keys of one length (a row each): a column of bytes at a time,
+    a fifth of the per-byte work when ids have a fixed width, as they mostly do."""
+    sums = np.zeros(len(keys), np.uint64)
+    for position in range(keys.shape[1]):
+        sums += (keys[:, position] + np.uint64(1)) * _MULTIPLIERS[position % len(_MULTIPLIERS)]
+    return sums
+
+
+def _byte_sums(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     position = np.arange(len(raw), dtype=np.int64)
     position -= np.repeat(starts, lengths)
     position %= len(_MULTIPLIERS)
     weighted = _MULTIPLIERS[position]
     weighted *= raw.astype(np.uint64) + np.uint64(1)
-    sums = np.zeros(len(values), np.uint64)
+    sums = np.zeros(len(lengths), np.uint64)
     nonempty = lengths > 0
     if len(raw):
         sums[nonempty] = np.add.reduceat(weighted, starts[nonempty])
-    mixed = (sums ^ (sums >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
-    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+    return sums
 
 
 class PartitionWriter:
@@ -107,7 +124,9 @@ class PartitionWriter:
         target = partition_of(batch.column(self._key), self.partitions)
         order = np.argsort(target, kind="stable")
         counts = np.bincount(target, minlength=self.partitions)
-        ordered = batch.take(pa.array(order))
+        take = pa.array(order)
+        # Column by column: RecordBatch.take costs several times its columns' takes.
+        ordered = pa.record_batch([column.take(take) for column in batch.columns], schema=batch.schema)
         parts, start = [], 0
         for partition in np.flatnonzero(counts).tolist():
             parts.append((partition, ordered.slice(start, int(counts[partition]))))
@@ -186,13 +205,22 @@ def _exact_sum(values: np.ndarray) -> int:
     return sum(values.tolist())
 
 
+def _fixed_width(values: pa.Array) -> pa.Array:
+    """Binary values as fixed_size_binary when all have one (non-zero) length: hashed faster, same equality."""
+    lengths = pc.binary_length(values)
+    shortest, longest = pc.min_max(lengths).values()
+    if len(values) == 0 or shortest.as_py() != longest.as_py() or shortest.as_py() == 0:
+        return values
+    return values.cast(pa.binary(shortest.as_py()))
+
+
 def _first_occurrences(ids: pa.ChunkedArray) -> np.ndarray:
-    """True at each id's first position; dictionary codes are assigned in order of appearance."""
-    codes = pc.dictionary_encode(ids.combine_chunks()).indices.to_numpy()
-    first = np.empty(len(codes), bool)
-    if len(codes):
-        first[0] = True
-        first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    """True at each id's first position: the least row of each id's group."""
+    keys = _fixed_width(ids.combine_chunks())
+    rows = pa.array(np.arange(len(keys), dtype=np.int64))
+    groups = pa.table({"id": keys, "row": rows}).group_by("id", use_threads=False).aggregate([("row", "min")])
+    first = np.zeros(len(keys), bool)
+    first[groups["row_min"].to_numpy()] = True
     return first
 
 
@@ -245,7 +273,7 @@ def resolve(
                 users.write_parts(user_parts)
     for partition in users.close():
         table = read_partition([users.path(partition)], _USERS)
-        result.unique_users += pc.count_distinct(table["user_id"]).as_py()
+        result.unique_users += len(pc.unique(_fixed_width(table["user_id"].combine_chunks())))  # never null
         os.remove(users.path(partition))
     return result
 

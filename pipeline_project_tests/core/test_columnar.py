@@ -9,14 +9,26 @@ for cents when the amount does not fit in int64.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline_project.core.columnar import REASON_CODES, VALID, VALID_SCHEMA, validate_columns
+from pipeline_project.core.columnar import (
+    REASON_CODES,
+    VALID,
+    VALID_SCHEMA,
+    Texts,
+    _cents,
+    _currency_ok,
+    _type_codes,
+    _utc_hours,
+    arrow_texts,
+    validate_columns,
+)
 from pipeline_project.core.contract import EVENT_TYPES, ROW_REASONS
-from pipeline_project.core.validation import ValidRecord, clean, validate
+from pipeline_project.core.validation import ValidRecord, amount_cents, clean, utc_hour, validate
 
 INT64_MAX = (1 << 63) - 1
 PROFILE = {
@@ -259,6 +271,77 @@ def test_sliced_and_large_string_columns(rows, start, stop):
 def test_every_amount_length(amount, event_type):
     """Digit strings of every length around the int64 boundary, one row at a time."""
     assert_same([("e1", GOOD_TIME, "u1", event_type, amount, "USD")])
+
+
+# --------------------------------------------------------------------------- the byte checks one by one
+
+# Near misses: a real timestamp or amount with one byte replaced, inserted or removed, and text
+# over the bytes they are made of; neighbours in one buffer, so no check may read its neighbour.
+NEAR_BYTES = "0123456789-:T .Z+zt\u00e9\x00"
+
+
+@st.composite
+def near_misses(draw, real) -> str:
+    text = draw(real)
+    if not text or draw(st.booleans()):
+        return text
+    at = draw(st.integers(0, len(text)))
+    byte = draw(st.sampled_from(NEAR_BYTES))
+    edit = draw(st.sampled_from(["replace", "insert", "delete"]))
+    if edit == "insert":
+        return text[:at] + byte + text[at:]
+    return text[:at] + (byte if edit == "replace" else "") + text[at + 1 :]
+
+
+NEAR_TIMES = st.one_of(
+    near_misses(st.one_of(timestamps(), SPECIAL_TIMES.filter(lambda t: t is not None))),
+    st.text(NEAR_BYTES, min_size=17, max_size=40),
+)
+NEAR_AMOUNTS = st.one_of(
+    near_misses(st.one_of(generated_amounts(), st.sampled_from([a for a in SPECIAL_AMOUNTS if a is not None]))),
+    st.text("0123456789. +-e\u0661", max_size=24),
+)
+
+
+def texts(values: list[str], padding: int) -> Texts:
+    """The values in one buffer after `padding` bytes of other text (a slice of a bigger array)."""
+    column = pa.array(["9" * padding, *values, "9"], pa.string()).slice(1, len(values))
+    return arrow_texts(column)
+
+
+@settings(max_examples=300, **PROFILE)
+@given(values=st.lists(NEAR_TIMES, max_size=20), padding=st.integers(0, 40))
+def test_timestamp_bytes_agree_with_the_regex(values, padding):
+    hours = _utc_hours(texts(values, padding)).tolist()
+    assert hours == [-1 if (h := utc_hour(v)) is None else h for v in values]
+
+
+@settings(max_examples=300, **PROFILE)
+@given(values=st.lists(NEAR_AMOUNTS, max_size=20), padding=st.integers(0, 40))
+def test_amount_bytes_agree_with_amount_cents(values, padding):
+    cents, big = _cents(texts(values, padding))
+    got = [big.get(row, value) for row, value in enumerate(cents.tolist())]
+    assert got == [-1 if (c := amount_cents(v)) is None else c for v in values]
+
+
+@settings(max_examples=150, **PROFILE)
+@given(
+    kinds=st.lists(near_misses(st.sampled_from(EVENT_TYPES)), max_size=20),
+    currencies=st.lists(st.text("ABCXYZaz@[ \u00dc", max_size=4), max_size=20),
+    padding=st.integers(0, 20),
+)
+def test_type_and_currency_bytes_agree(kinds, currencies, padding):
+    assert _type_codes(texts(kinds, padding)).tolist() == [
+        EVENT_TYPES.index(k) if k in EVENT_TYPES else -1 for k in kinds
+    ]
+    expected_ok = [len(c) == 3 and all("A" <= ch <= "Z" for ch in c) for c in currencies]
+    assert _currency_ok(texts(currencies, padding)).tolist() == expected_ok
+
+
+def test_window_at_both_ends_of_the_buffer():
+    """A window reaching before the buffer's start or past its end reads zeros there."""
+    values = Texts(np.frombuffer(b"abcdef", np.uint8), np.array([-2, 0, 4, 6]), np.array([2, 6, 2, 0]))
+    assert values.window(4).tolist() == [[0, 0, 97, 98], [97, 98, 99, 100], [101, 102, 0, 0], [0, 0, 0, 0]]
 
 
 # --------------------------------------------------------------------------- pinned examples
