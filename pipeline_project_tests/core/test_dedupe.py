@@ -97,6 +97,50 @@ def test_partition_of_single_partition_and_empty_input():
     assert partition_of(pa.array([b"", b""], pa.binary()), 5).tolist() == [int(partition_of(pa.array([b""]), 5)[0])] * 2
 
 
+def reference_partition(key: bytes, partitions: int) -> int:
+    """partition_of's hash in plain integers: the position-weighted byte sum, mixed."""
+    if partitions == 1:
+        return 0
+    total = sum(int(dedupe._MULTIPLIERS[n % 64]) * (byte + 1) for n, byte in enumerate(key)) % (1 << 64)
+    mixed = ((total ^ (total >> 29)) * 0xBF58476D1CE4E5B9) % (1 << 64)
+    return (mixed >> 32) % partitions
+
+
+@settings(max_examples=100, **PROFILE)
+@given(
+    keys=st.one_of(
+        st.integers(0, 80).flatmap(lambda n: st.lists(st.binary(min_size=n, max_size=n), max_size=30)),  # one length
+        st.lists(KEYS, max_size=30),
+    ),
+    partitions=st.integers(1, 70),
+)
+def test_partition_of_equals_the_plain_hash(keys, partitions):
+    assert partition_of(pa.array(keys, pa.binary()), partitions).tolist() == [
+        reference_partition(key, partitions) for key in keys
+    ]
+
+
+@settings(max_examples=100, **PROFILE)
+@given(
+    keys=st.one_of(
+        st.integers(0, 9)  # a few ids of one length, repeated
+        .flatmap(lambda n: st.lists(st.binary(min_size=n, max_size=n), min_size=1, max_size=4))
+        .flatmap(lambda pool: st.lists(st.sampled_from(pool), max_size=40)),
+        st.lists(st.sampled_from([b"a", b"b", b"ab", b"", b"ba"]), max_size=40),
+    ),
+    chunks=st.integers(1, 3),
+)
+def test_first_occurrences_of_fixed_and_mixed_width_ids(keys, chunks):
+    size = -(-len(keys) // chunks) or 1
+    ids = pa.chunked_array([pa.array(keys[n : n + size], pa.binary()) for n in range(0, len(keys), size)], pa.binary())
+    seen: set[bytes] = set()
+    expected = []
+    for key in keys:
+        expected.append(key not in seen)
+        seen.add(key)
+    assert dedupe._first_occurrences(ids).tolist() == expected
+
+
 # --------------------------------------------------------------------------- resolve
 
 
