@@ -25,6 +25,7 @@ from pipeline_project.core.readers import RawRow
 from pipeline_project.core.validation import validate
 
 _SPOOL_BYTES = 8 << 20
+_json_text = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) writes a str as
 _BATCH_ROWS = 65_536
 
 
@@ -70,6 +71,9 @@ class FileTally:
         self.valid = 0
         self.rejected_rows: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
         self._pending: list[tuple] = []
+        # What every quarantine line of this file starts with, as json.dumps writes the line's object.
+        version = "null" if entry.version_id is None else _json_text(entry.version_id)
+        self._line_start = f'{{"key": {_json_text(entry.key)}, "version_id": {version}, "row_number": '
 
     def add(self, row: RawRow) -> None:
         """One row from the row path (JSONL, Parquet, CSV that is not plain)."""
@@ -87,9 +91,8 @@ class FileTally:
         """A validated block (plain CSV lines, ASCII Parquet batch); parts: its valid rows by partition."""
         self.flush()
         self.read += rows.read
-        for line, reason, content in rows.rejected:
-            self.rejected_by_reason[reason] += 1
-            self._quarantine_row(line, reason, content)
+        self.rejected_by_reason.update(reason for _line, reason, _content in rows.rejected)
+        self.rejected_rows.write(self._quarantine_lines(rows.rejected))
         self.valid += rows.valid.num_rows
         self._scanner.spill.write_parts(parts)
 
@@ -107,14 +110,16 @@ class FileTally:
         )
 
     def _quarantine_row(self, row_number: int, reason: str, content: str) -> None:
-        line = {
-            "key": self.entry.key,
-            "version_id": self.entry.version_id,
-            "row_number": row_number,
-            "reason": reason,
-            "content": content,
-        }
-        self.rejected_rows.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+        self.rejected_rows.write(self._quarantine_lines([(row_number, reason, content)]))
+
+    def _quarantine_lines(self, rows: list[tuple[int, str, str]]) -> bytes:
+        """Each row's line {"key", "version_id", "row_number", "reason", "content"} exactly as
+        json.dumps(line, ensure_ascii=False) writes it (the same string encoder), a block's at once."""
+        start = self._line_start
+        return "".join(
+            f'{start}{number}, "reason": {_json_text(reason)}, "content": {_json_text(content)}}}\n'
+            for number, reason, content in rows
+        ).encode()
 
 
 def _content(row: RawRow) -> str:

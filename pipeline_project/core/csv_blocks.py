@@ -54,16 +54,21 @@ class _Fields:
         offsets[-1] = len(self.data)
         return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(self.data))
 
-    def strip(self, fields: np.ndarray) -> None:
-        """Narrows these fields to their text without surrounding spaces and tabs."""
-        start, end = self.start[fields], self.end[fields]
-        padded = fields[(end > start) & (_IS_SPACE[self.raw[start]] | _IS_SPACE[self.raw[np.maximum(end - 1, 0)]])]
-        if len(padded) == 0:  # the usual case: no field to touch
+    def strip(self, columns: list[np.ndarray]) -> None:
+        """Narrows these fields (arrays of field indexes, each ascending) to their text without
+        surrounding spaces and tabs; a field that starts or ends with one is rare, so only those
+        are taken from the block and trimmed."""
+        padded = np.concatenate([self._padded(fields) for fields in columns])
+        if len(padded) == 0:
             return
         pieces = self.array().take(pa.array(2 * padded))
         left = pc.ascii_ltrim(pieces, characters=_SPACES)
         self.start[padded] += _lengths(pieces) - _lengths(left)
         self.end[padded] = self.start[padded] + _lengths(pc.ascii_rtrim(left, characters=_SPACES))
+
+    def _padded(self, fields: np.ndarray) -> np.ndarray:
+        start, end = self.start[fields], self.end[fields]
+        return fields[(end > start) & (_IS_SPACE[self.raw[start]] | _IS_SPACE[self.raw[np.maximum(end - 1, 0)]])]
 
     def texts(self, fields: np.ndarray) -> Texts:
         return Texts(self.raw, self.start[fields], self.end[fields] - self.start[fields])
@@ -85,7 +90,7 @@ def parse_block(block: CsvBlock) -> BlockRows:
     good = np.flatnonzero(fields == block.width)
     spans = _Fields(data, raw, seps)
     picked = [line_first_sep[good] + p for p in block.positions]  # the contract's fields of each record
-    spans.strip(np.concatenate(picked))
+    spans.strip(picked)
     checks = check_texts(*(spans.texts(column) for column in picked))
     values = spans.array()
     sources = [pa.array(2 * column) for column in picked]
@@ -97,7 +102,7 @@ def parse_block(block: CsvBlock) -> BlockRows:
     # A blank line (one field of only spaces and tabs) is no row at all.
     odd = np.flatnonzero(fields != block.width)
     single = line_first_sep[odd]
-    spans.strip(single)
+    spans.strip([single])
     blank = (fields[odd] == 1) & (spans.end[single] == spans.start[single])
     rejected: list[tuple[int, int, str]] = [(line, _MALFORMED, text(line)) for line in odd[~blank].tolist()]
     bad = np.flatnonzero(checks.reasons != VALID)

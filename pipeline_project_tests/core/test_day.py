@@ -7,13 +7,16 @@ import datetime as dt
 import gzip
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline_project.core.contract import data_format, is_ignored
+from pipeline_project.core.aggregation import InputFile, ShardScanner
+from pipeline_project.core.columnar import VALID_SCHEMA, BlockRows
+from pipeline_project.core.contract import ROW_REASONS, data_format, is_ignored
 from pipeline_project.core.report import reconciliation_problems
 from pipeline_project.core.sample_data import sample_day
 from pipeline_project.daily import NoDataError, compute_day, publish_day
@@ -525,3 +528,25 @@ def test_one_pathological_json_line_does_not_sink_the_day(root, storage):
     assert report["records"] == {"read": 3, "valid": 2, "rejected": 1, "duplicates": 0}
     assert report["rejected_by_reason"]["malformed_row"] == 1
     assert report_numbers(report) == {k: v for k, v in reference_day(files).items() if k != "rejected_rows"}
+
+
+@pytest.mark.parametrize("version_id", [None, "v1", 'v\u00fc"\\'])
+def test_quarantine_lines_are_json_dumps_of_each_line(tmp_path, version_id):
+    """A block's rejected rows are written at once, byte for byte what json.dumps gives each line."""
+    key = 'raw-data/2025-06-15/d\u00e9j\u00e0 "vu"\\x.csv'
+    contents = ["a,b", "tab\there", 'quote " and \\', "\u00fc\U0001f389", "ctrl \x01\x1f\x7f", "", "line\u2028sep"]
+    rows = [(n * 7 + 2, ROW_REASONS[n % len(ROW_REASONS)], content) for n, content in enumerate(contents)]
+    scanner = ShardScanner(str(tmp_path / "spill"), 1)
+    tally = scanner.start_file(InputFile(key, 10, None, version_id, "csv"), 0)
+    tally.add_block(BlockRows(len(rows), rows, pa.RecordBatch.from_pylist([], schema=VALID_SCHEMA)), [])
+    tally.rejected_rows.seek(0)
+    expected = b"".join(
+        json.dumps(
+            {"key": key, "version_id": version_id, "row_number": n, "reason": reason, "content": content},
+            ensure_ascii=False,
+        ).encode()
+        + b"\n"
+        for n, reason, content in rows
+    )
+    assert tally.rejected_rows.read() == expected
+    assert tally.rejected_by_reason == Counter(reason for _n, reason, _content in rows)
