@@ -254,13 +254,19 @@ def resolve(
         first = _first_occurrences(table["event_id"])
         files, repeats = np.unique(table["file"].to_numpy()[~first], return_counts=True)
         part.duplicates_by_file = Counter(dict(zip(files.tolist(), repeats.tolist(), strict=True)))
-        kept = table.filter(pa.array(first))
+        kept = table.drop_columns(["event_id", "file"]).filter(pa.array(first))
         part.valid = kept.num_rows
         part.events_by_type = np.bincount(kept["event_type"].to_numpy(), minlength=len(EVENT_TYPES)).tolist()
         part.hourly = np.bincount(kept["hour"].to_numpy(), minlength=24).tolist()
         money = kept.filter(pc.is_in(kept["event_type"], value_set=pa.array(_MONEY, pa.int8())))
         _add_revenue(part.revenue_cents, money)
         return part, users.split(pa.record_batch([kept["user_id"].combine_chunks()], names=["user_id"]))
+
+    def distinct_users(partition: int) -> int:
+        path = users.path(partition)
+        table = read_partition([path], _USERS)
+        os.remove(path)
+        return len(pc.unique(_fixed_width(table["user_id"].combine_chunks())))  # never null
 
     result = Resolved()
     with ThreadPoolExecutor(threads, thread_name_prefix="resolve") as pool:
@@ -271,10 +277,7 @@ def resolve(
                 part, user_parts = pending.popleft().result()
                 result.add(part)
                 users.write_parts(user_parts)
-    for partition in users.close():
-        table = read_partition([users.path(partition)], _USERS)
-        result.unique_users += len(pc.unique(_fixed_width(table["user_id"].combine_chunks())))  # never null
-        os.remove(users.path(partition))
+        result.unique_users = sum(pool.map(distinct_users, users.close()))
     return result
 
 
