@@ -122,7 +122,7 @@ class PartitionWriter:
         if batch.num_rows == 0:
             return []
         target = partition_of(batch.column(self._key), self.partitions)
-        order = np.argsort(target, kind="stable")
+        order = np.argsort(target.astype(np.uint16), kind="stable")  # radix sort: partitions < 2**16
         counts = np.bincount(target, minlength=self.partitions)
         take = pa.array(order)
         # Column by column: RecordBatch.take costs several times its columns' takes.
