@@ -106,17 +106,8 @@ def integer_values(kind: pa.DataType) -> st.SearchStrategy:
 
 @st.composite
 def decimal_arrays(draw) -> pa.Array:
-    kind = draw(
-        st.sampled_from(
-            [
-                (pa.decimal32, 9),
-                (pa.decimal64, 18),
-                (pa.decimal128, 38),
-                (pa.decimal256, 76),
-            ]
-        )
-    )
-    make, most = kind
+    widths = [(pa.decimal32, 9), (pa.decimal64, 18), (pa.decimal128, 38), (pa.decimal256, 76)]
+    make, most = draw(st.sampled_from(widths))  # each type with its largest precision
     precision = draw(st.integers(1, most))
     scale = draw(st.integers(0, precision))
     limit = 10**precision - 1
