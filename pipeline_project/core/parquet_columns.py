@@ -3,9 +3,9 @@ readers._column_text, which stays the one definition of that text.
 
 text_column gives a pa.string() array holding, for every value, exactly the text _column_text
 gives (null where it gives None), all ASCII; or None for a column it cannot give that way (floats,
-binary, non-ASCII text, nested values, dates out of Python's range), which then keeps the row path.
-The few values whose text it does not build itself (a decimal Arrow writes with an exponent, a
-timestamp outside years 1..9999) it takes from `exact`, the row path's own function.
+binary, non-ASCII text, nested values), which then keeps the row path. The few values whose text
+it does not build itself (a decimal Arrow writes with an exponent, a timestamp or date outside
+years 1..9999) it takes from `exact`, the row path's own function.
 test_parquet_columns.py checks the equality value by value.
 """
 
@@ -49,7 +49,7 @@ def text_column(array: pa.Array, exact: Exact) -> pa.Array | None:
     if pat.is_timestamp(kind):
         return _timestamp_text(array, exact)
     if pat.is_date(kind):
-        return _date_text(array)
+        return _date_text(array, exact)
     return None
 
 
@@ -91,20 +91,18 @@ def _timestamp_text(array: pa.Array, exact: Exact) -> pa.Array | None:
     return _with_exact(_strings(chars, array), ~in_range & _valid(array), array, exact)
 
 
-def _date_text(array: pa.Array) -> pa.Array | None:
-    """YYYY-MM-DD; None when a date lies outside years 1..9999 (the row path fails on it)."""
+def _date_text(array: pa.Array, exact: Exact) -> pa.Array | None:
+    """YYYY-MM-DD; dates outside years 1..9999 take their text from exact."""
     if len(array) * 10 >= _INT32_OFFSETS:
         return None
     if pat.is_date64(array.type):
         days = np.floor_divide(_stored(array, np.int64), _MS_PER_DAY)
     else:
         days = _stored(array, np.int32).astype(np.int64)
-    present = _valid(array)
-    if np.any(present & ((days < _FIRST_DAY) | (days > _LAST_DAY))):
-        return None
+    in_range = (days >= _FIRST_DAY) & (days <= _LAST_DAY)
     chars = np.empty((len(array), 10), np.uint8)
-    _write_date(chars, np.where(present, days, 0))
-    return _strings(chars, array)
+    _write_date(chars, np.where(in_range, days, 0))
+    return _with_exact(_strings(chars, array), ~in_range & _valid(array), array, exact)
 
 
 def _write_date(chars: np.ndarray, days: np.ndarray) -> None:

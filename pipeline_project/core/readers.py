@@ -555,6 +555,13 @@ def _timestamp_text(value: int, unit: str) -> str:
     return f"{text}.{fraction:0{digits}d}Z" if digits else f"{text}Z"
 
 
+def _date_text(days: int) -> str:
+    try:
+        return (_EPOCH + dt.timedelta(days=days)).date().isoformat()
+    except OverflowError:  # beyond Python's years 1..9999, as _timestamp_text
+        return "out of range"
+
+
 def _column_text(array: pa.Array) -> list[str | None]:
     """A column's values as the text the contract validates; native types in canonical form."""
     kind = array.type
@@ -566,9 +573,13 @@ def _column_text(array: pa.Array) -> list[str | None]:
     if pat.is_timestamp(kind):
         unit = kind.unit
         return [None if v is None else _timestamp_text(v, unit) for v in array.cast(pa.int64()).to_pylist()]
-    values = array.to_pylist()
     if pat.is_date(kind):
-        return [None if v is None else v.isoformat() for v in values]
+        if pat.is_date64(kind):  # milliseconds
+            days = [None if v is None else v // 86_400_000 for v in array.cast(pa.int64()).to_pylist()]
+        else:
+            days = array.cast(pa.int32()).to_pylist()
+        return [None if v is None else _date_text(v) for v in days]
+    values = array.to_pylist()
     if pat.is_decimal(kind):
         return [None if v is None else format(v, "f") for v in values]
     if pat.is_floating(kind):

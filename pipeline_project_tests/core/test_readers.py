@@ -546,6 +546,24 @@ def test_parquet_integer_and_float_amounts_and_a_date_column():
     assert [r.values[4] for r in rows("parquet", parquet(floats))] == ["10.5", "0.1", "1e+16"]
 
 
+@pytest.mark.parametrize("kind, scale", [(pa.date32(), 1), (pa.date64(), 86_400_000)])
+def test_parquet_dates_out_of_pythons_range_are_rows_not_a_crash(kind, scale):
+    days = [-719_163, -719_162, 2_932_896, 2_932_897, -1]  # 0000-12-31, 0001-01-01, 9999-12-31, 10000-01-01
+    table = strings(
+        event_id=["e1", "e2", "e3", "e4", "e5"],
+        event_time=[None] * 5,
+        user_id=["u"] * 5,
+        event_type=["view"] * 5,
+        amount=[None] * 5,
+        currency=[None] * 5,
+    ).set_column(
+        1, "event_time", pa.array([d * scale for d in days], pa.int32() if scale == 1 else pa.int64()).cast(kind)
+    )
+    got = rows("parquet", parquet(table))
+    assert [r.values[1] for r in got] == ["out of range", "0001-01-01", "9999-12-31", "out of range", "1969-12-31"]
+    assert {validate(*r.values) for r in got} == {"invalid_timestamp"}
+
+
 def test_parquet_row_numbers_run_across_row_groups():
     table = strings(
         event_id=[f"e{n}" for n in range(10)],
