@@ -1,9 +1,12 @@
 """The contract's rules over whole columns at once: the fast twin of validation.validate.
 
-Input: the six fields as Arrow string arrays, already stripped of surrounding whitespace
-(null or empty means missing). Every rule is a byte-level test, so the result is exactly
-validate()'s for any UTF-8 text; stripping is the caller's job because Python's str.strip and
-Arrow's trim disagree outside ASCII. A test feeds both the same rows and compares.
+Input: the six fields, already stripped of surrounding whitespace (null or empty means missing),
+as Arrow string arrays (validate_columns) or as byte ranges of one buffer (Texts: a CSV block's
+fields, checked where they lie). Every rule is a byte-level test at fixed places of a value,
+8 bytes at a time where it can be, so the result is exactly validate()'s for any UTF-8 text;
+stripping is the caller's job because Python's str.strip and Arrow's trim disagree outside
+ASCII. Tests feed both the same rows and compare, and each byte check against validation's
+regular expressions over near misses.
 """
 
 from __future__ import annotations
@@ -151,9 +154,9 @@ def _in_range(words: np.ndarray, low: int, high: int) -> np.ndarray:
     each byte's low seven bits plus a constant carry into its high bit exactly when they reach
     the bound, and never into the next byte."""
     seven = words & _LOW7
-    return (
-        (seven + _EVERY_BYTE * np.uint64(0x80 - low)) & ~(seven + _EVERY_BYTE * np.uint64(0x7F - high)) & ~words & _HIGH
-    )
+    reaches_low = seven + _EVERY_BYTE * np.uint64(0x80 - low)
+    passes_high = seven + _EVERY_BYTE * np.uint64(0x7F - high)
+    return reaches_low & ~passes_high & ~words & _HIGH  # and the byte itself below 0x80
 
 
 def _matches(words: np.ndarray, pattern: _Pattern) -> np.ndarray:
@@ -318,18 +321,21 @@ _BYTE_AT = np.array(
 )
 
 
-class _Checks(NamedTuple):
+class Checks(NamedTuple):
+    """The rules' verdict on each row, and the values a valid row keeps."""
+
     reasons: np.ndarray  # int8 per row: VALID or a reason code
-    type_code: np.ndarray
-    hours: np.ndarray
+    type_code: np.ndarray  # index in EVENT_TYPES, or -1
+    hours: np.ndarray  # UTC hour, or -1
     monetary: np.ndarray  # bool: a purchase or refund that passed the checks before the amount
-    cents: np.ndarray
+    cents: np.ndarray  # the amount of a monetary row of at most 16 bytes, else 0
     big: dict[int, int]  # row -> cents, amounts of more than 16 bytes
 
 
 def check_texts(
     event_id: Texts, event_time: Texts, user_id: Texts, event_type: Texts, amount: Texts, currency: Texts
-) -> _Checks:
+) -> Checks:
+    """validate()'s rules in its order, the first failing one naming a row's reason."""
     n = len(event_id.start)
     missing = (event_id.length == 0) | (event_time.length == 0) | (user_id.length == 0) | (event_type.length == 0)
     type_code = _type_codes(event_type)
@@ -353,10 +359,10 @@ def check_texts(
         [REASON_CODES[r] for r in ROW_REASONS[1:]],
         VALID,
     ).astype(np.int8)
-    return _Checks(reasons, type_code, hours, monetary, cents, big)
+    return Checks(reasons, type_code, hours, monetary, cents, big)
 
 
-def valid_batch(checks: _Checks, pick: Callable[[int, pa.Array], pa.Array]) -> pa.RecordBatch:
+def valid_batch(checks: Checks, pick: Callable[[int, pa.Array], pa.Array]) -> pa.RecordBatch:
     """The valid rows in VALID_SCHEMA; pick(field, rows) gives that field (index in REQUIRED_COLUMNS)
     of those rows, an index that is null giving null."""
     keep = np.flatnonzero(checks.reasons == VALID)
