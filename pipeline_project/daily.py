@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO
 
-from pipeline_project.allocator import keep_freed_memory
 from pipeline_project.core.aggregation import FileTally, InputFile, ScanCounts, ShardScanner, summarize
 from pipeline_project.core.columnar import text_columns_rows
 from pipeline_project.core.contract import (
@@ -182,7 +181,6 @@ def scan_shard(
     move_to: str | None = None,
 ) -> ShardScan:
     """Read one shard's files; its spilled rows stay in spill_directory, or move to storage at move_to."""
-    keep_freed_memory()
     prefix = raw_day_prefix(plan.day)
     directory = os.path.join(spill_directory, f"shard-{shard:04d}")
     shutil.rmtree(directory, ignore_errors=True)  # a retried step starts afresh
@@ -214,7 +212,6 @@ def scan_shard(
 
 def merge_day(storage: Storage, plan: DayPlan, scans: list[ShardScan], run_id: str, spill_directory: str) -> DayOutcome:
     """The day's report from its shards' scans, given in shard order."""
-    keep_freed_memory()
     scans = sorted(scans, key=lambda s: s.shard)
     if [s.shard for s in scans] != list(range(len(plan.shards))):
         raise ValueError(f"merge needs every shard of {plan.day} once, got {[s.shard for s in scans]}")
