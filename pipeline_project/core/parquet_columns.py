@@ -22,7 +22,7 @@ import pyarrow.types as pat
 
 Exact = Callable[[pa.Array], list[str | None]]
 
-_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}  # fraction digits of a timestamp unit
 _SECONDS_PER_DAY = 86_400
 _MS_PER_DAY = 86_400_000
 # Days from 1970-01-01 to the first and last dates Python's datetime can hold.
@@ -73,7 +73,7 @@ def _decimal_text(array: pa.Array, exact: Exact) -> pa.Array | None:
 
 def _timestamp_text(array: pa.Array, exact: Exact) -> pa.Array | None:
     """YYYY-MM-DDTHH:MM:SS[.fraction]Z of the stored UTC instant, the fraction's digits by unit."""
-    digits = _UNIT_DIGITS[array.type.unit]
+    digits = UNIT_DIGITS[array.type.unit]
     width = 20 + (digits + 1 if digits else 0)
     if len(array) * width >= _INT32_OFFSETS:
         return None

@@ -28,7 +28,7 @@ import pyarrow.types as pat
 from pipeline_project.core.contract import REQUIRED_COLUMNS
 from pipeline_project.core.csv_blocks import CsvBlock, is_plain
 from pipeline_project.core.jsonl_blocks import JsonlBlock, json_text, json_values
-from pipeline_project.core.parquet_columns import text_column
+from pipeline_project.core.parquet_columns import UNIT_DIGITS, text_column
 
 CHUNK_BYTES = 2 << 20
 BATCH_ROWS = 65_536
@@ -49,7 +49,6 @@ LINE_LIMIT = 2 * CSV_FIELD_LIMIT
 AHEAD_CHUNKS = 2  # chunks of a .jsonl.gz file inflated ahead of its reader
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 _EPOCH = dt.datetime(1970, 1, 1)
-_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
 
 
 class RawRow(NamedTuple):
@@ -545,7 +544,7 @@ def _parquet_batches(stream: BinaryIO, batch_rows: int) -> Iterator[tuple[int, p
 
 
 def _timestamp_text(value: int, unit: str) -> str:
-    digits = _UNIT_DIGITS[unit]
+    digits = UNIT_DIGITS[unit]
     seconds, fraction = divmod(value, 10**digits)
     try:
         moment = _EPOCH + dt.timedelta(seconds=seconds)
