@@ -1,13 +1,15 @@
 """JSON lines at the speed of numpy: blocks of lines parsed and validated as columns, exactly.
 
-A line takes the fast path only when it is provably a flat object of simple values: no backslash,
-no control byte (one final CR aside), no byte outside printable ASCII except inside strings, at
-least one key, and the text between its strings (spaces aside) reading `{`, `:`, `,`, `}` or a
-key's scalar value, in the order `{"key": value, ...}`. A value is then a string without escapes,
-a JSON number literal, true, false or null, so its text is exactly what json.loads (numbers as
-their literal text) gives; the last duplicate key wins as in a dict; and str.strip() is utf8_trim
-of Python's whitespace. Every other line (escapes, nesting, arrays, blank, not JSON) goes through
-the exact row path (json_values, json.loads) in the same block, and rows keep their line order.
+A line takes the fast path only when it is provably a flat object of simple values: no control
+byte (one final CR aside), no byte outside printable ASCII and no backslash except inside strings,
+at least one key, and the text between its strings (spaces aside) reading `{`, `:`, `,`, `}` or a
+key's scalar value, in the order `{"key": value, ...}`. A value is then a string, a JSON number
+literal, true, false or null, so its text is exactly what json.loads (numbers as their literal
+text) gives: a string's own bytes, or json.loads of the literal for the few with escapes (a key
+with one, or a string json.loads refuses or reads to a lone surrogate, sends its line to the exact
+path). The last duplicate key wins as in a dict, and str.strip() is utf8_trim of Python's
+whitespace. Every other line (nesting, arrays, blank, not JSON) goes through the exact row path
+(json_values, json.loads) in the same block, and rows keep their line order.
 """
 
 from __future__ import annotations
@@ -104,6 +106,33 @@ def _spans(data: bytes, start: np.ndarray, stop: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(2 * len(start) - 1, pa.py_buffer(points), pa.py_buffer(data))
 
 
+def _escapers(raw: np.ndarray) -> np.ndarray:
+    """Where the backslashes that start an escape are: in a run of them, the first, third, ..."""
+    at = np.flatnonzero(raw == ord("\\"))
+    run_start = _first_in_run(at - np.arange(len(at)))  # consecutive backslashes share at - index
+    first_of_run = np.maximum.accumulate(np.where(run_start, np.arange(len(at)), 0))
+    return at[(np.arange(len(at)) - first_of_run) % 2 == 0]
+
+
+def _string_of(opens: np.ndarray, closes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The index of the string each point lies in (between its quotes), or -1 outside every string."""
+    if len(opens) == 0:
+        return np.full(len(points), -1, np.int64)
+    at = np.searchsorted(opens, points, side="right") - 1
+    return np.where((at >= 0) & (closes[np.maximum(at, 0)] > points), at, -1)
+
+
+def _unescape(literal: bytes) -> str | None:
+    """A string literal's text as json.loads reads it, or None when it is not valid JSON or holds a
+    lone surrogate (which Arrow cannot hold: the exact path keeps it)."""
+    try:
+        text = json.loads(literal)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return text
+
+
 def _gap_kinds(
     data: bytes, raw: np.ndarray, start: np.ndarray, stop: np.ndarray
 ) -> tuple[np.ndarray, pa.Array, np.ndarray]:
@@ -144,16 +173,18 @@ def parse_block(block: JsonlBlock) -> BlockRows:
     final_cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == ord("\r"))
     stops = ends - final_cr  # a line's text: without its newline and one CR, as the row path reads it
 
-    # Lines with a backslash or a control byte (other than the newline and a final CR) are not simple.
+    # Lines with a control byte (other than the newline and a final CR) are not simple.
     simple = np.ones(n, bool)
     control = low[~newline]
     control = control[(raw[control] != ord("\r")) | (raw.take(control + 1, mode="clip") != ord("\n"))]
     simple[np.searchsorted(ends, control)] = False
-    if b"\\" in data:
-        simple[np.searchsorted(ends, np.flatnonzero(raw == ord("\\")))] = False
+    escapers = _escapers(raw) if b"\\" in data else np.zeros(0, np.int64)
 
     # Strings: quotes pair up within a line that holds an even number of them (the others are dropped).
     quotes = np.flatnonzero(raw == ord('"'))
+    if len(escapers):
+        escaped_quotes = escapers[raw[escapers + 1] == ord('"')] + 1
+        quotes = np.delete(quotes, np.searchsorted(quotes, escaped_quotes))
     per_line = np.diff(np.searchsorted(quotes, ends), prepend=0)
     odd = per_line % 2 == 1
     simple &= (per_line > 0) & ~odd
@@ -162,12 +193,15 @@ def parse_block(block: JsonlBlock) -> BlockRows:
         per_line[odd] = 0
     opens, closes = quotes[0::2], quotes[1::2]
     line = np.repeat(np.arange(n), per_line // 2)  # of each string
-    # Bytes outside printable ASCII must sit inside a string.
+    # Bytes outside printable ASCII, and escapes, must sit inside a string.
     high = np.flatnonzero(raw > 0x7E) if not data.isascii() or b"\x7f" in data else ()
     if len(high):
-        at = np.searchsorted(opens, high, side="right") - 1
-        inside = (at >= 0) & (closes[np.maximum(at, 0)] > high) if len(opens) else np.zeros(len(high), bool)
-        simple[np.searchsorted(ends, high[~inside])] = False
+        simple[np.searchsorted(ends, high[_string_of(opens, closes, high) < 0])] = False
+    escaped = np.zeros(0, np.int64)  # the strings that hold an escape
+    if len(escapers):
+        owner_string = _string_of(opens, closes, escapers)
+        simple[np.searchsorted(ends, escapers[owner_string < 0])] = False
+        escaped = np.unique(owner_string[owner_string >= 0])
 
     # Gaps: before each string (from the line's start or the previous string), and after each line's last.
     first = _first_in_run(line)
@@ -190,16 +224,24 @@ def parse_block(block: JsonlBlock) -> BlockRows:
     ok &= np.where(is_key, _AFTER_KEY[after], _AFTER_VALUE[after])
     ok &= _LAST[after] == last
     simple[line[~ok]] = False
+    simple[line[escaped[is_key[escaped]]]] = False  # a key with an escape: the exact path matches it
+    escaped = escaped[~is_key[escaped]]
+    texts = [_unescape(data[opens[at] : closes[at] + 1]) for at in escaped.tolist()]
+    undecoded = np.array([text is None for text in texts], bool)
+    simple[line[escaped[undecoded]]] = False
+    escaped = escaped[~undecoded]
 
     # Values: string k's text is element 2k of spans (the odd ones lie between strings); a
-    # scalar's follows them, at its gap's index.
+    # scalar's follows them, at its gap's index; then the texts of the strings with escapes.
     spans = _spans(data, opens + 1, closes)
-    values = pa.concat_arrays([spans, scalars])
+    values = pa.concat_arrays([spans, scalars, pa.array([text for text in texts if text is not None], pa.string())])
+    string_at = np.arange(0, 2 * count, 2)
+    string_at[escaped] = len(spans) + len(scalars) + np.arange(len(escaped))
     key = np.flatnonzero(is_key & simple[line])
     code = pc.fill_null(pc.index_in(values.take(pa.array(2 * key)), value_set=_FIELDS), -1).to_numpy()
     string_value = after[key] == COLON
     gap_after = np.where(last[key], count + np.cumsum(last)[key] - 1, key + 1)
-    value_index = np.where(string_value, 2 * (key + 1), len(spans) + scalar_at[gap_after])
+    value_index = np.where(string_value, string_at[np.minimum(key + 1, count - 1)], len(spans) + scalar_at[gap_after])
     scalar_keys = np.flatnonzero(~string_value)
     if len(scalar_keys):
         literal = values.take(pa.array(value_index[scalar_keys]))

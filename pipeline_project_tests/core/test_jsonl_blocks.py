@@ -350,6 +350,43 @@ def test_simple_lines_never_reach_json_loads(monkeypatch):
     assert got.comparable() == want.comparable() and got.read == 80 and got.rejected is None
 
 
+def test_escapes_in_values_stay_on_the_fast_path(monkeypatch):
+    base = '"event_time": "2025-06-15T10:00:00Z", "event_type": "view"'
+    values = [r"\tu1\t", r"u\"q\"", "u\\\\", r"u\\\"", r"\u00e9t\u00E9", r"\ud83d\ude00", r"a\/b\b\f\n\r", r"\u3000u2"]
+    data = "".join(f'{{"event_id": "e{i}", {base}, "user_id": "{v}"}}\n' for i, v in enumerate(values)).encode()
+    want = via_rows("jsonl", data)
+    monkeypatch.setattr(jsonl_blocks, "json_values", no_exact_path)
+    got = via_items("jsonl", data, 1 << 20)
+    assert got.comparable() == want.comparable() and got.raw_rows == 0
+    assert [entry[3][1] for entry in got.rows] == [
+        s.encode() for s in ("u1", 'u"q"', "u\\", 'u\\"', "\u00e9t\u00e9", "\U0001f600", "a/b\b", "u2")
+    ]
+
+
+def test_escapes_the_fast_path_cannot_hold_take_the_exact_path():
+    base = '"event_time": "2025-06-15T10:00:00Z", "event_type": "view", "user_id": "u"'
+    lines = [
+        f'{{"event_id": "\\ud800", {base}}}',  # a lone surrogate: Arrow cannot hold it
+        f'{{"event\\u005fid": "e2", {base}}}',  # an escaped key
+        f'{{"event_id": "e\\x", {base}}}',  # not a JSON escape
+        f'{{"event_id": "e\\u12", {base}}}',  # a short \\u
+        f'{{"event_id": "e4", {base}, \\"n": 1}}',  # a backslash outside a string
+        f'{{"event_id": "e5\\", {base}}}',  # the closing quote escaped: the line does not parse
+        f'{{"event_id": "e6", {base}}}',
+    ]
+    got = assert_same("\n".join(lines).encode())
+    assert [(entry[0], entry[1]) for entry in got.rows] == [
+        (1, "valid"),
+        (2, "valid"),
+        (3, "malformed_row"),
+        (4, "malformed_row"),
+        (5, "malformed_row"),
+        (6, "malformed_row"),
+        (7, "valid"),
+    ]
+    assert got.rows[0][3][0] == "\ud800".encode("utf-8", "surrogatepass") and got.rows[1][3][0] == b"e2"
+
+
 def test_python_whitespace_is_what_str_strip_removes():
     assert set(PYTHON_WHITESPACE) == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
 
