@@ -241,6 +241,7 @@ def parse_block(block: JsonlBlock) -> BlockRows:
     code = pc.fill_null(pc.index_in(values.take(pa.array(2 * key)), value_set=_FIELDS), -1).to_numpy()
     string_value = after[key] == COLON
     gap_after = np.where(last[key], count + np.cumsum(last)[key] - 1, key + 1)
+    # key + 1 is past the last string only for a key with a scalar value, whose string_at np.where drops.
     value_index = np.where(string_value, string_at[np.minimum(key + 1, count - 1)], len(spans) + scalar_at[gap_after])
     scalar_keys = np.flatnonzero(~string_value)
     if len(scalar_keys):
