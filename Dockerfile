@@ -18,6 +18,14 @@
 
 FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS builder
 
+# A C compiler for the project's one compiled module (setup.py: the JSON lines scanner); the
+# runtime stage takes only the built venv, so no compiler ships. The versions are those of the
+# pinned base image's Debian release; pinning them too would break the build at each point release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
@@ -33,6 +41,7 @@ RUN pip install --no-cache-dir -c constraints.txt .
 # Then the project itself, non-editable, with nothing else changing; check the environment is
 # consistent, and drop pip and setuptools: nothing at runtime installs packages, and scanners
 # flag the old setuptools that `python -m venv` bundles with Python 3.11.
+COPY setup.py ./
 COPY pipeline_project ./pipeline_project
 RUN pip install --no-cache-dir --no-deps --force-reinstall -c constraints.txt . \
     && pip check \

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from pipeline_project.core import jsonl_blocks, readers
 from pipeline_project.core.columnar import BlockRows
-from pipeline_project.core.jsonl_blocks import PYTHON_WHITESPACE, JsonlBlock, parse_block
+from pipeline_project.core.jsonl_blocks import JsonlBlock, parse_block
 from pipeline_project.core.readers import FileRejected, RawRow, read_jsonl_items
 from pipeline_project_tests.core.test_csv_blocks import Outcome, row_entry, via_rows
 
@@ -387,8 +387,24 @@ def test_escapes_the_fast_path_cannot_hold_take_the_exact_path():
     assert got.rows[0][3][0] == "\ud800".encode("utf-8", "surrogatepass") and got.rows[1][3][0] == b"e2"
 
 
-def test_python_whitespace_is_what_str_strip_removes():
-    assert set(PYTHON_WHITESPACE) == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+def test_values_are_stripped_as_str_strip_strips(monkeypatch):
+    # Every character str.isspace() holds, and each one's neighbours (which share its first UTF-8
+    # bytes), at both ends of a value, written raw and escaped.
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    near = sorted({chr(ord(c) + step) for c in spaces for step in (-1, 1)} - set(spaces))
+    base = '"event_time": "2025-06-15T10:00:00Z", "event_type": "view"'
+    values = [c + "u" + c for c in spaces + near]
+    data = "".join(
+        f'{{"event_id": "e{i}", {base}, "user_id": {json.dumps(value, ensure_ascii=ascii)}}}\n'
+        for ascii in (False, True)
+        for i, value in enumerate(values)
+    ).encode()
+    want = via_rows("jsonl", data)
+    monkeypatch.setattr(jsonl_blocks, "json_values", no_exact_path)
+    got = via_items("jsonl", data, 1 << 20)
+    assert got.comparable() == want.comparable() and got.raw_rows == 0
+    stripped = [b"u"] * len(spaces) + [value.encode() for value in values[len(spaces) :]]
+    assert [entry[3][1] for entry in got.rows] == stripped * 2
 
 
 def test_a_gzip_file_left_half_read_stops_its_inflating_thread():

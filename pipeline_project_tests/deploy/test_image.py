@@ -234,6 +234,9 @@ class Replay:
                     commands.append([])
                 else:
                     commands[-1].append(word)
+            if commands[0][0] == "apt-get":
+                self.check_system_packages(commands)
+                return
             for command in commands:
                 argv = [self.which(command[0])] + [str(self.host(w)) if w.startswith("/") else w for w in command[1:]]
                 with self.log.open("a") as log:
@@ -259,6 +262,20 @@ class Replay:
             pass
         else:
             pytest.fail(f"the replay does not know {keyword}; extend it with the Dockerfile")
+
+    @staticmethod
+    def check_system_packages(commands: list[list[str]]) -> None:
+        """An apt-get line adds Debian packages to the base image: this machine (Debian too) must have
+        them installed already, so the rest of the replay builds with them."""
+        for command in commands:
+            if command[0] == "apt-get" and "install" in command:
+                packages = [word for word in command[command.index("install") + 1 :] if not word.startswith("-")]
+                done = subprocess.run(
+                    ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\\n", *packages],
+                    capture_output=True,
+                    text=True,
+                )
+                assert done.stdout.split("\n")[:-1] == [f"{name} installed" for name in packages], done.stderr
 
     def copy(self, sources: list[str], destination: str, chmod: str | None) -> None:
         target = destination if destination.startswith("/") else f"{self.workdir.rstrip('/')}/{destination}"
@@ -498,7 +515,8 @@ def test_project_is_installed_non_editable_with_its_package_data(image, tmp_path
         "url = json.loads(d.read_text('direct_url.json') or '{}');"
         "print(json.dumps({'file': pipeline_project.__file__,"
         " 'editable': url.get('dir_info', {}).get('editable', False),"
-        " 'schema': r.files('pipeline_project.core').joinpath('report.schema.json').is_file()}))"
+        " 'schema': r.files('pipeline_project.core').joinpath('report.schema.json').is_file(),"
+        " 'scanner': __import__('pipeline_project.core._jsonl_scan').core._jsonl_scan.__file__}))"
     )
     env = image_home(image, tmp_path)
     done = run(image, ["python", "-c", probe], env)
@@ -507,6 +525,8 @@ def test_project_is_installed_non_editable_with_its_package_data(image, tmp_path
     assert Path(found["file"]).is_relative_to(image.root / "opt/venv/lib"), found
     assert found["editable"] is False
     assert found["schema"] is True
+    # The compiled scanner was built into the venv, not taken from the build context.
+    assert Path(found["scanner"]).is_relative_to(image.root / "opt/venv/lib"), found
     check = run(image, "python -c 'import dagster, dagster_aws.ecs, dagster_postgres, dagster_webserver'", env)
     assert check.returncode == 0, check.stderr
 
