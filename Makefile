@@ -7,7 +7,8 @@ export PIPELINE_STORAGE_URL ?= $(CURDIR)/.lake
 
 .PHONY: install tools test lint demo dev clean bench screenshots cost
 
-$(BIN)/.installed: pyproject.toml constraints.txt
+# setup.py compiles pipeline_project/core/*.c into the package (in place, for the editable install).
+$(BIN)/.installed: pyproject.toml constraints.txt setup.py $(wildcard pipeline_project/core/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
