@@ -220,6 +220,29 @@ def test_a_block_of_any_lines_parses_as_the_row_path_reads_it(lines):
     assert got.raw_rows == 0
 
 
+# Bytes of JSON's grammar and around it, in any order: most such lines are not JSON, and the
+# compiled scanner must leave every one it cannot read exactly to json.loads.
+SOUP_TOKENS = [*'{}[]":, \t\r\\/ubfnrtel0123456789-+.eEaAdD', "event_id", "amount", "null", "true", "\u3000", "é"]
+SOUP_TOKENS += ["\\ud83d", "\\ude00", "\\u00e9", '"\\"', '\\"']  # escapes: a surrogate half, é, an escaped quote
+SOUP = st.lists(st.sampled_from(SOUP_TOKENS), max_size=40).map("".join)
+
+
+@settings(**PROFILE | {"max_examples": 300})
+@given(
+    st.lists(
+        st.one_of(SOUP, json_line(), st.builds("".join, st.lists(st.one_of(SOUP, json_line()), max_size=3))),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_any_soup_of_json_bytes_parses_as_the_row_path_reads_it(lines):
+    data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogatepass")
+    if not readers._is_utf8(data):
+        return
+    got = via_items("jsonl", data, 1 << 20)
+    assert got.comparable() == via_rows("jsonl", data).comparable()
+
+
 # --------------------------------------------------------------------------- the contract's corners
 
 
