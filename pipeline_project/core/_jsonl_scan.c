@@ -29,9 +29,11 @@ typedef struct {
     int kind;
 } Slot;
 
+/* A field's Arrow buffers, each a bytes object written in place, then shrunk to its size. */
 typedef struct {
     const char *name;
     Py_ssize_t length;
+    PyObject *chars_bytes, *offsets_bytes, *valid_bytes;
     char *chars;
     int32_t *offsets;
     uint8_t *valid;
@@ -283,11 +285,11 @@ static void emit(Column *column, Py_ssize_t row, const Slot *slot) {
     column->offsets[row + 1] = (int32_t)column->used;
 }
 
-static void free_columns(Column *columns, int fields) {
+static void release_columns(Column *columns, int fields) {
     for (int f = 0; f < fields; f++) {
-        PyMem_RawFree(columns[f].chars);
-        PyMem_RawFree(columns[f].offsets);
-        PyMem_RawFree(columns[f].valid);
+        Py_XDECREF(columns[f].chars_bytes);
+        Py_XDECREF(columns[f].offsets_bytes);
+        Py_XDECREF(columns[f].valid_bytes);
     }
 }
 
@@ -331,15 +333,17 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
         }
         columns[f].name = PyBytes_AS_STRING(name);
         columns[f].length = PyBytes_GET_SIZE(name);
-        /* A field's values are disjoint parts of the block, and unescaping only shortens them. */
-        columns[f].chars = PyMem_RawMalloc(input.len + 1);
-        columns[f].offsets = PyMem_RawMalloc((lines + 1) * sizeof(int32_t));
-        columns[f].valid = PyMem_RawCalloc(lines / 8 + 1, 1);
-        if (!columns[f].chars || !columns[f].offsets || !columns[f].valid) {
-            PyErr_NoMemory();
-            goto done;
-        }
+        /* A field's values are disjoint parts of the block, and unescaping only shortens them.
+         * The sizes are never 0, so each object is a new one (not the shared empty bytes). */
+        columns[f].chars_bytes = PyBytes_FromStringAndSize(NULL, input.len + 1);
+        columns[f].offsets_bytes = PyBytes_FromStringAndSize(NULL, (lines + 1) * sizeof(int32_t));
+        columns[f].valid_bytes = PyBytes_FromStringAndSize(NULL, lines / 8 + 1);
+        if (!columns[f].chars_bytes || !columns[f].offsets_bytes || !columns[f].valid_bytes) goto done;
+        columns[f].chars = PyBytes_AS_STRING(columns[f].chars_bytes);
+        columns[f].offsets = (int32_t *)PyBytes_AS_STRING(columns[f].offsets_bytes);
+        columns[f].valid = (uint8_t *)PyBytes_AS_STRING(columns[f].valid_bytes);
         columns[f].offsets[0] = 0;
+        memset(columns[f].valid, 0, lines / 8 + 1);
     }
     int64_t *starts = (int64_t *)PyBytes_AS_STRING(bounds), *stops = starts + lines;
     char *flags = PyBytes_AS_STRING(simple);
@@ -363,9 +367,13 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *built = PyList_New(fields);
     if (built == NULL) goto done;
     for (int f = 0; f < fields; f++) {
-        PyObject *column = Py_BuildValue(
-            "(y#y#y#n)", (char *)columns[f].offsets, (Py_ssize_t)((rows + 1) * sizeof(int32_t)), columns[f].chars,
-            columns[f].used, (char *)columns[f].valid, (Py_ssize_t)(rows / 8 + 1), columns[f].nulls);
+        Column *c = &columns[f];
+        PyObject *column = NULL;
+        /* On failure _PyBytes_Resize frees the object and sets the pointer to NULL. */
+        if (_PyBytes_Resize(&c->offsets_bytes, (rows + 1) * sizeof(int32_t)) == 0
+            && _PyBytes_Resize(&c->chars_bytes, c->used) == 0 && _PyBytes_Resize(&c->valid_bytes, rows / 8 + 1) == 0) {
+            column = Py_BuildValue("(OOOn)", c->offsets_bytes, c->chars_bytes, c->valid_bytes, c->nulls);
+        }
         if (column == NULL) {
             Py_DECREF(built);
             goto done;
@@ -374,7 +382,7 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     result = Py_BuildValue("(OOnN)", bounds, simple, rows, built);
 done:
-    free_columns(columns, fields);
+    release_columns(columns, fields);
     Py_XDECREF(bounds);
     Py_XDECREF(simple);
     PyBuffer_Release(&input);
