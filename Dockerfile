@@ -18,9 +18,10 @@
 
 FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS builder
 
-# A C compiler for the project's one compiled module (setup.py: the JSON lines scanner); the
-# runtime stage takes only the built venv, so no compiler ships. The versions are those of the
-# pinned base image's Debian release; pinning them too would break the build at each point release.
+# A C compiler for the project's compiled modules (setup.py: the JSON lines scanner and the row
+# rules); the runtime stage takes only the built venv, so no compiler ships. The versions are those
+# of the pinned base image's Debian release; pinning them too would break the build at each point
+# release.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends gcc libc6-dev \

@@ -1,4 +1,5 @@
-"""The one compiled module: the JSON lines scanner (pipeline_project/core/_jsonl_scan.c).
+"""The compiled modules of the core: the JSON lines scanner (pipeline_project/core/_jsonl_scan.c)
+and the contract's row rules over byte ranges (pipeline_project/core/_rules.c).
 
 Everything else about the package is in pyproject.toml; setuptools reads both.
 """
@@ -8,5 +9,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("pipeline_project.core._jsonl_scan", ["pipeline_project/core/_jsonl_scan.c"]),
+        Extension("pipeline_project.core._rules", ["pipeline_project/core/_rules.c"]),
     ]
 )

@@ -19,15 +19,13 @@ from pipeline_project.core.columnar import (
     REASON_CODES,
     VALID,
     VALID_SCHEMA,
+    Checks,
     Texts,
-    _cents,
-    _currency_ok,
-    _type_codes,
-    _utc_hours,
     arrow_texts,
+    check_texts,
     validate_columns,
 )
-from pipeline_project.core.contract import EVENT_TYPES, ROW_REASONS
+from pipeline_project.core.contract import EVENT_TYPES, REQUIRED_COLUMNS, ROW_REASONS
 from pipeline_project.core.validation import ValidRecord, amount_cents, clean, utc_hour, validate
 
 INT64_MAX = (1 << 63) - 1
@@ -309,19 +307,35 @@ def texts(values: list[str], padding: int) -> Texts:
     return arrow_texts(column)
 
 
+def checked(field: str, values: list[str], padding: int, **others: str) -> Checks:
+    """check_texts over rows whose `field` takes the values (in a buffer after `padding` bytes) and
+    whose other fields are the given constants."""
+    row = {"event_id": "e", "event_time": GOOD_TIME, "user_id": "u", "event_type": "view"} | others
+    return check_texts(
+        *(
+            texts(values, padding) if name == field else texts([row.get(name, "")] * len(values), 0)
+            for name in REQUIRED_COLUMNS
+        )
+    )
+
+
 @settings(max_examples=300, **PROFILE)
 @given(values=st.lists(NEAR_TIMES, max_size=20), padding=st.integers(0, 40))
 def test_timestamp_bytes_agree_with_the_regex(values, padding):
-    hours = _utc_hours(texts(values, padding)).tolist()
+    hours = checked("event_time", values, padding).hours.tolist()
     assert hours == [-1 if (h := utc_hour(v)) is None else h for v in values]
 
 
 @settings(max_examples=300, **PROFILE)
 @given(values=st.lists(NEAR_AMOUNTS, max_size=20), padding=st.integers(0, 40))
 def test_amount_bytes_agree_with_amount_cents(values, padding):
-    cents, big = _cents(texts(values, padding))
-    got = [big.get(row, value) for row, value in enumerate(cents.tolist())]
+    checks = checked("amount", values, padding, event_type="purchase", currency="USD")
+    got = [
+        checks.big.get(row, cents) if reason == VALID else -1
+        for row, (reason, cents) in enumerate(zip(checks.reasons.tolist(), checks.cents.tolist(), strict=True))
+    ]
     assert got == [-1 if (c := amount_cents(v)) is None else c for v in values]
+    assert {REASON_CODES["invalid_amount"], VALID} >= set(checks.reasons.tolist())
 
 
 @settings(max_examples=150, **PROFILE)
@@ -331,17 +345,27 @@ def test_amount_bytes_agree_with_amount_cents(values, padding):
     padding=st.integers(0, 20),
 )
 def test_type_and_currency_bytes_agree(kinds, currencies, padding):
-    assert _type_codes(texts(kinds, padding)).tolist() == [
+    assert checked("event_type", kinds, padding).type_code.tolist() == [
         EVENT_TYPES.index(k) if k in EVENT_TYPES else -1 for k in kinds
     ]
-    expected_ok = [len(c) == 3 and all("A" <= ch <= "Z" for ch in c) for c in currencies]
-    assert _currency_ok(texts(currencies, padding)).tolist() == expected_ok
+    reasons = checked("currency", currencies, padding, event_type="refund", amount="1").reasons.tolist()
+    assert reasons == [
+        VALID if len(c) == 3 and all("A" <= ch <= "Z" for ch in c) else REASON_CODES["invalid_currency"]
+        for c in currencies
+    ]
 
 
-def test_window_at_both_ends_of_the_buffer():
-    """A window reaching before the buffer's start or past its end reads zeros there."""
-    values = Texts(np.frombuffer(b"abcdef", np.uint8), np.array([-2, 0, 4, 6]), np.array([2, 6, 2, 0]))
-    assert values.window(4).tolist() == [[0, 0, 97, 98], [97, 98, 99, 100], [101, 102, 0, 0], [0, 0, 0, 0]]
+def test_a_range_outside_its_buffer_is_refused():
+    """The compiled rules read only inside each buffer: a range reaching past either end is an error."""
+    inside = Texts(np.frombuffer(b"abcdef", np.uint8), np.array([0]), np.array([6]))
+    for start, length in ((-1, 2), (5, 2), (7, 1)):
+        outside = Texts(inside.data, np.array([start]), np.array([length]))
+        with pytest.raises(ValueError, match="outside its buffer"):
+            check_texts(outside, inside, inside, inside, inside, inside)
+    missing = Texts(inside.data, np.array([99]), np.array([0]))  # length 0: missing, never read
+    assert check_texts(missing, inside, inside, inside, inside, inside).reasons.tolist() == [
+        REASON_CODES["missing_field"]
+    ]
 
 
 # --------------------------------------------------------------------------- pinned examples
