@@ -510,13 +510,14 @@ def test_task_scratch_volumes_are_image_volumes():
 
 def test_project_is_installed_non_editable_with_its_package_data(image, tmp_path):
     probe = (
-        "import importlib.metadata as m, importlib.resources as r, json, pipeline_project;"
+        "import importlib, importlib.metadata as m, importlib.resources as r, json, pipeline_project;"
         "d = m.distribution('pipeline-project');"
         "url = json.loads(d.read_text('direct_url.json') or '{}');"
         "print(json.dumps({'file': pipeline_project.__file__,"
         " 'editable': url.get('dir_info', {}).get('editable', False),"
         " 'schema': r.files('pipeline_project.core').joinpath('report.schema.json').is_file(),"
-        " 'scanner': __import__('pipeline_project.core._jsonl_scan').core._jsonl_scan.__file__}))"
+        " 'compiled': [importlib.import_module(f'pipeline_project.core.{name}').__file__"
+        " for name in ('_jsonl_scan', '_rules')]}))"
     )
     env = image_home(image, tmp_path)
     done = run(image, ["python", "-c", probe], env)
@@ -525,8 +526,8 @@ def test_project_is_installed_non_editable_with_its_package_data(image, tmp_path
     assert Path(found["file"]).is_relative_to(image.root / "opt/venv/lib"), found
     assert found["editable"] is False
     assert found["schema"] is True
-    # The compiled scanner was built into the venv, not taken from the build context.
-    assert Path(found["scanner"]).is_relative_to(image.root / "opt/venv/lib"), found
+    # The compiled modules (setup.py) were built into the venv, not taken from the build context.
+    assert all(Path(path).is_relative_to(image.root / "opt/venv/lib") for path in found["compiled"]), found
     check = run(image, "python -c 'import dagster, dagster_aws.ecs, dagster_postgres, dagster_webserver'", env)
     assert check.returncode == 0, check.stderr
 
